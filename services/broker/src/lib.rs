@@ -1,0 +1,109 @@
+//! The embedded Kafka-protocol broker: tansu with SQLite storage, in this process.
+//!
+//! The local runtime (`ptrack up`) and the tests use it so that nothing but Rust and
+//! PostgreSQL is needed on a developer's machine. Users of `compose.yaml` and `kube/` get
+//! Apache Kafka instead; the services cannot tell the difference.
+//!
+//! What tansu does and does not do is written down in `shared/BROKER.md`: topics are not
+//! auto-created, and consumer groups cannot be listed (lag is computed from committed
+//! offsets and watermarks for a known group).
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use anyhow::{Context, Result, bail};
+use tansu_broker::{broker::Broker, coordinator::group::administrator::Controller};
+use tansu_storage::StorageContainer;
+use tokio::task::JoinHandle;
+use url::Url;
+
+/// A broker serving on `addr`, storing everything in one SQLite file.
+///
+/// Dropping the handle stops the broker and frees the port; the data stays in the file,
+/// so a broker started again on the same file sees the same topics, messages and
+/// committed offsets.
+#[derive(Debug)]
+pub struct EmbeddedBroker {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl EmbeddedBroker {
+    /// Starts a broker and waits until it accepts connections.
+    ///
+    /// tansu has no way to bind port 0, so the caller picks the port (see
+    /// [`free_port`]).
+    pub async fn start(addr: SocketAddr, database: &Path) -> Result<Self> {
+        if let Some(parent) = database.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating the broker data folder {}", parent.display()))?;
+        }
+        let listener = Url::parse(&format!("tcp://{addr}")).context("broker listener URL")?;
+        // tansu joins the URL's path to the working directory after stripping one
+        // leading '/': an absolute path needs one '/' more to stay absolute.
+        let database = std::path::absolute(database).context("the broker database path")?;
+        let storage = Url::parse(&format!("sqlite:///{}", database.display()))
+            .context("broker storage URL")?;
+        let mut broker = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
+            .node_id(111)
+            .cluster_id("ptrack")
+            .incarnation_id(uuid::Uuid::new_v4())
+            .advertised_listener(listener.clone())
+            .listener(listener)
+            .storage(storage)
+            .silent(true)
+            .build()
+            .await
+            .with_context(|| format!("starting the broker on {} ({})", addr, database.display()))?;
+        let task = tokio::spawn(async move {
+            if let Err(err) = broker.serve(tokio::time::Instant::now()).await {
+                tracing::error!(%err, "the embedded broker stopped");
+            }
+        });
+        let started = Self { addr, task };
+        started.wait_until_listening().await?;
+        Ok(started)
+    }
+
+    async fn wait_until_listening(&self) -> Result<()> {
+        for _ in 0..200 {
+            if self.task.is_finished() {
+                bail!(
+                    "the broker stopped at start: is {} already in use?",
+                    self.addr
+                );
+            }
+            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        bail!("the broker did not listen on {} within 5 s", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `bootstrap.servers` string clients use.
+    pub fn bootstrap(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Runs until the broker task ends (it only ends on an error).
+    pub async fn wait(&mut self) -> Result<()> {
+        (&mut self.task).await.context("broker task")?;
+        bail!("the broker on {} stopped", self.addr)
+    }
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}

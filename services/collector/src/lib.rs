@@ -1,0 +1,36 @@
+//! The collector: `POST /track` takes the tracker's batches, checks each event, and
+//! produces every valid one to Kafka, answering only once the broker has acknowledged.
+//!
+//! Layout:
+//! - [`config`]: settings from the environment.
+//! - [`api`]: the HTTP routes and the error type that maps to status codes.
+//! - [`producer`]: the idempotent Kafka producer and its metrics.
+
+pub mod api;
+pub mod config;
+pub mod producer;
+
+use std::future::Future;
+
+use anyhow::Context;
+pub use config::Config;
+use tokio::net::TcpListener;
+
+/// Serves until `shutdown` resolves, then stops accepting, flushes the producer and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let producer = producer::EventProducer::new(&config).context("creating the Kafka producer")?;
+    producer.ensure_topics_in_background(&config);
+    let state = api::AppState::new(config, producer.clone());
+    let app = api::app(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("collector stopping: flushing the producer");
+    producer.flush().await;
+    Ok(())
+}

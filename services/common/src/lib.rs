@@ -1,0 +1,19 @@
+//! What the ptrack services share: the event model, configuration, Kafka settings,
+//! health, metrics, logging and the database schema.
+//!
+//! Layout:
+//! - [`event`]: the tracker's payload, validation, and the Kafka message.
+//! - [`config`]: typed settings from the environment; secrets that never print.
+//! - [`kafka`]: client settings, topic creation, transient/permanent error classification.
+//! - [`health`]: component health reported by the loops, served at `/health`.
+//! - [`metrics`]: Prometheus text at `/metrics`.
+//! - [`telemetry`]: logging and the shutdown signal.
+//! - [`db`]: migrations of `user_events` and connecting.
+
+pub mod config;
+pub mod db;
+pub mod event;
+pub mod health;
+pub mod kafka;
+pub mod metrics;
+pub mod telemetry;

@@ -1,0 +1,174 @@
+//! The handlers. Every value from a request reaches SQL as a bound parameter.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::{
+    Json, Router,
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::IntoResponse,
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+use crate::{
+    error::ApiError,
+    query::{Cursor, EventsQuery, StatsQuery},
+};
+
+pub fn app(pool: PgPool) -> Router {
+    Router::new()
+        .route("/events", get(events))
+        .route("/stats", get(stats))
+        .route("/health", get(health))
+        .with_state(pool)
+}
+
+/// One stored event as the API returns it; `timestamp` is Unix milliseconds, as sent.
+#[derive(Debug, Serialize, FromRow)]
+pub struct StoredEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub location_type: String,
+    pub component_name: Option<String>,
+    pub page_path: Option<String>,
+    pub page_title: Option<String>,
+    #[serde(serialize_with = "as_millis")]
+    pub timestamp: DateTime<Utc>,
+    pub user_metadata: Value,
+    pub full_event_data: Value,
+    pub received_at: DateTime<Utc>,
+    pub app_name: Option<String>,
+    pub app_version: Option<String>,
+    pub session_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub inserted_at: DateTime<Utc>,
+}
+
+fn as_millis<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_i64(t.timestamp_millis())
+}
+
+/// `GET /events`: newest first. The body is the JSON array the original API returned;
+/// when there may be more, `X-Next-Cursor` holds the `cursor` of the next page.
+async fn events(
+    State(pool): State<PgPool>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let q = EventsQuery::parse(&params)?;
+    let rows: Vec<StoredEvent> = sqlx::query_as(
+        r#"SELECT event_id, event_type, location_type, component_name, page_path, page_title,
+                  "timestamp", user_metadata, full_event_data, received_at, app_name,
+                  app_version, session_id, anonymous_id, inserted_at
+           FROM user_events
+           WHERE ($1::text[] IS NULL OR event_type = ANY($1))
+             AND ($2::text IS NULL OR location_type = $2)
+             AND ($3::text IS NULL OR component_name = $3)
+             AND ($4::text IS NULL OR page_path = $4)
+             AND ($5::timestamptz IS NULL OR "timestamp" >= $5)
+             AND ($6::timestamptz IS NULL OR "timestamp" < $6)
+             AND ($7::timestamptz IS NULL OR ("timestamp", event_id) < ($7, $8::uuid))
+           ORDER BY "timestamp" DESC, event_id DESC
+           LIMIT $9"#,
+    )
+    .bind(&q.event_types)
+    .bind(&q.location_type)
+    .bind(&q.component_name)
+    .bind(&q.page_path)
+    .bind(q.since)
+    .bind(q.until)
+    .bind(q.cursor.map(|c| c.timestamp))
+    .bind(q.cursor.map(|c| c.event_id))
+    .bind(q.limit)
+    .fetch_all(&pool)
+    .await?;
+    let mut headers = HeaderMap::new();
+    if rows.len() as i64 == q.limit
+        && let Some(last) = rows.last()
+    {
+        let cursor = Cursor {
+            timestamp: last.timestamp,
+            event_id: last.event_id,
+        };
+        // A cursor is digits, '_' and a UUID: always a valid header value.
+        if let Ok(value) = HeaderValue::from_str(&cursor.encode()) {
+            headers.insert("x-next-cursor", value);
+        }
+    }
+    Ok((headers, Json(rows)))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub total: i64,
+    pub by_type: BTreeMap<String, i64>,
+    pub by_minute: Vec<MinuteCount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MinuteCount {
+    pub minute: DateTime<Utc>,
+    pub total: i64,
+    pub by_type: BTreeMap<String, i64>,
+}
+
+/// `GET /stats`: counts by event type and by minute over `[since, until)`.
+async fn stats(
+    State(pool): State<PgPool>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Stats>, ApiError> {
+    let q = StatsQuery::parse(&params, Utc::now())?;
+    let rows: Vec<(DateTime<Utc>, String, i64)> = sqlx::query_as(
+        r#"SELECT date_trunc('minute', "timestamp") AS minute, event_type, count(*)
+           FROM user_events
+           WHERE "timestamp" >= $1 AND "timestamp" < $2
+           GROUP BY 1, 2
+           ORDER BY 1, 2"#,
+    )
+    .bind(q.since)
+    .bind(q.until)
+    .fetch_all(&pool)
+    .await?;
+    let mut stats = Stats {
+        since: q.since,
+        until: q.until,
+        total: 0,
+        by_type: BTreeMap::new(),
+        by_minute: Vec::new(),
+    };
+    for (minute, event_type, count) in rows {
+        stats.total += count;
+        *stats.by_type.entry(event_type.clone()).or_default() += count;
+        match stats.by_minute.last_mut() {
+            Some(last) if last.minute == minute => {
+                last.total += count;
+                last.by_type.insert(event_type, count);
+            }
+            _ => stats.by_minute.push(MinuteCount {
+                minute,
+                total: count,
+                by_type: BTreeMap::from([(event_type, count)]),
+            }),
+        }
+    }
+    Ok(Json(stats))
+}
+
+/// `GET /health`: 200 when the database answers.
+async fn health(State(pool): State<PgPool>) -> impl IntoResponse {
+    match sqlx::query("SELECT 1").execute(&pool).await {
+        Ok(_) => (StatusCode::OK, Json(json!({"status": "ok"}))),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({"status": "unhealthy", "reason": format!("the database is not reachable: {err}")}),
+            ),
+        ),
+    }
+}

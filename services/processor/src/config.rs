@@ -1,0 +1,41 @@
+use std::{net::SocketAddr, time::Duration};
+
+use ptrack_common::{
+    config::{ConfigError, DEFAULT_PROCESSOR_ADDR, Secret, database_url, env_or, env_positive},
+    kafka::KafkaSettings,
+};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `PROCESSOR_ADDR`: health and metrics.
+    pub addr: SocketAddr,
+    pub kafka: KafkaSettings,
+    /// `KAFKA_GROUP_ID`: replicas with the same id split the partitions.
+    pub group_id: String,
+    /// `DATABASE_URL`.
+    pub database_url: Secret,
+    /// `BATCH_SIZE`: a batch is written when it holds this many events...
+    pub batch_size: usize,
+    /// `BATCH_TIMEOUT_MS`: ...or when its first event has waited this long.
+    pub batch_timeout: Duration,
+    /// `DB_MAX_CONNECTIONS`.
+    pub db_max_connections: u32,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            addr: env_or(
+                "PROCESSOR_ADDR",
+                DEFAULT_PROCESSOR_ADDR,
+                "HOST:PORT, like 127.0.0.1:8002",
+            )?,
+            kafka: KafkaSettings::from_env()?,
+            group_id: env_or("KAFKA_GROUP_ID", "ptrack-processor", "a consumer group id")?,
+            database_url: database_url()?,
+            batch_size: env_positive("BATCH_SIZE", 1000)? as usize,
+            batch_timeout: Duration::from_millis(env_positive("BATCH_TIMEOUT_MS", 200)?),
+            db_max_connections: env_positive("DB_MAX_CONNECTIONS", 4)? as u32,
+        })
+    }
+}

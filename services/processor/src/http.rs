@@ -1,0 +1,55 @@
+//! `/health` (from the pipeline's own reports), `/metrics`, and `/status`: which
+//! partitions this replica holds and how far behind it is, for `ptrack status`.
+
+use std::sync::{Arc, Mutex};
+
+use axum::{Json, Router, extract::State, routing::get};
+use ptrack_common::{
+    health::{Health, health_handler},
+    metrics::metrics_handler,
+};
+use serde::Serialize;
+
+use crate::metrics::Metrics;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    pub group_id: String,
+    pub topic: String,
+    pub partitions: Vec<i32>,
+    pub lag: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SharedStatus(Arc<Mutex<Status>>);
+
+impl SharedStatus {
+    pub fn update(&self, f: impl FnOnce(&mut Status)) {
+        // A poisoned lock only means a writer panicked; the status is still readable.
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    pub fn get(&self) -> Status {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+pub fn app(health: Health, metrics: Arc<Metrics>, status: SharedStatus) -> Router {
+    Router::new()
+        .route("/health", get(health_handler))
+        .with_state(health)
+        .merge(
+            Router::new()
+                .route("/metrics", get(metrics_handler))
+                .with_state(metrics.registry.clone()),
+        )
+        .merge(
+            Router::new()
+                .route("/status", get(status_json))
+                .with_state(status),
+        )
+}
+
+async fn status_json(State(status): State<SharedStatus>) -> Json<Status> {
+    Json(status.get())
+}

@@ -1,0 +1,57 @@
+//! The processor: consumes `user-tracking-events` in a consumer group, checks each
+//! message, writes valid events to `user_events` in batches (one statement per batch,
+//! `ON CONFLICT (event_id) DO NOTHING`), and commits offsets only after the database has
+//! committed. Messages that are not valid events go to the dead-letter topic with the
+//! reason. A crash anywhere loses nothing; a replay duplicates nothing.
+//!
+//! Layout:
+//! - [`config`]: settings from the environment.
+//! - [`pipeline`]: the consume → batch → insert → commit loop.
+//! - [`store`]: the batch insert and the PostgreSQL error classification.
+//! - [`http`]: `/health`, `/metrics` and `/status` (partitions and lag).
+//! - [`metrics`]: the processor's counters.
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod pipeline;
+pub mod store;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context;
+pub use config::Config;
+use ptrack_common::health::Health;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the HTTP endpoints and the pipeline until `shutdown` resolves; the batch in
+/// hand is finished (or left uncommitted, to be read again) before returning.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    let health = Health::default();
+    let metrics = Arc::new(metrics::Metrics::new());
+    let status = http::SharedStatus::default();
+
+    let app = http::app(health.clone(), metrics.clone(), status.clone());
+    let http_cancel = cancel.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(http_cancel.cancelled_owned())
+            .await
+    });
+    let signal_cancel = cancel.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        signal_cancel.cancel();
+    });
+
+    let result = pipeline::run(config, health, metrics, status, cancel.clone()).await;
+    cancel.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    result.context("the processor pipeline failed")
+}

@@ -1,0 +1,486 @@
+//! consume → batch → insert → commit.
+//!
+//! Offsets are committed only after the batch's database transaction has committed and
+//! every bad message of the batch is on the dead-letter topic. A crash before the commit
+//! means the batch is read again, and `ON CONFLICT (event_id) DO NOTHING` makes that
+//! harmless.
+
+use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use ptrack_common::{
+    event::{Limits, ReceivedEvent},
+    health::{Health, Reporter},
+    kafka::{self, KafkaSettings},
+};
+use rdkafka::{
+    Message, Offset, TopicPartitionList,
+    consumer::{CommitMode, Consumer, StreamConsumer},
+    message::{Header, OwnedHeaders, OwnedMessage},
+    producer::{FutureProducer, FutureRecord},
+};
+use sqlx::PgPool;
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Config,
+    http::SharedStatus,
+    metrics::Metrics,
+    store::{self, Columns},
+};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+pub async fn run(
+    config: Config,
+    health: Health,
+    metrics: Arc<Metrics>,
+    status: SharedStatus,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let database = health.register("database", Duration::MAX);
+    let Some(pool) = retry("connecting to PostgreSQL", &database, &cancel, || async {
+        ptrack_common::db::connect(
+            &config.database_url,
+            config.db_max_connections,
+            Duration::from_secs(5),
+        )
+        .await
+        .map_err(|err| format!("{err:#}"))
+    })
+    .await
+    else {
+        return Ok(());
+    };
+    let migrated = retry("migrating the database", &database, &cancel, || async {
+        ptrack_common::db::MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|err| err.to_string())
+    })
+    .await;
+    if migrated.is_none() {
+        return Ok(());
+    }
+
+    let broker = health.register("broker", Duration::MAX);
+    let client = config.kafka.client_config();
+    let topics = [
+        (config.kafka.topic.as_str(), config.kafka.partitions),
+        (&*config.kafka.dlq_topic(), 1),
+    ];
+    let created = retry("creating the topics", &broker, &cancel, || async {
+        kafka::ensure_topics(&client, &topics)
+            .await
+            .map_err(|err| err.to_string())
+    })
+    .await;
+    if created.is_none() {
+        return Ok(());
+    }
+
+    let consumer = Arc::new(create_consumer(&config).context("creating the Kafka consumer")?);
+    consumer
+        .subscribe(&[&config.kafka.topic])
+        .context("subscribing to the events topic")?;
+    let dead_letters = DeadLetters::new(&config.kafka)?;
+    status.update(|s| {
+        s.group_id = config.group_id.clone();
+        s.topic = config.kafka.topic.clone();
+    });
+    tokio::spawn(watch_lag(
+        consumer.clone(),
+        metrics.clone(),
+        status.clone(),
+        cancel.clone(),
+    ));
+
+    let consumer_health = health.register("consumer", Duration::from_secs(60));
+    let limits = Limits::default();
+    let mut last_commit = None;
+    loop {
+        let batch = next_batch(&consumer, &config, &consumer_health, &cancel).await;
+        if batch.is_empty() {
+            if cancel.is_cancelled() {
+                break;
+            }
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let mut rows = Columns::with_capacity(batch.len());
+        let mut bad = Vec::new();
+        for message in &batch {
+            match ReceivedEvent::decode(message.payload().unwrap_or_default(), &limits) {
+                Ok(event) => rows.push(event),
+                Err(reason) => bad.push((message, reason)),
+            }
+        }
+        let mut rejected_by_db = Vec::new();
+        if !rows.is_empty() {
+            let Some(outcome) = write(&pool, rows, &database, &metrics, &cancel).await else {
+                break;
+            };
+            rejected_by_db = outcome;
+        }
+        for (event_id, reason) in rejected_by_db {
+            if let Some(message) = batch.iter().find(|m| payload_has_event_id(m, &event_id)) {
+                bad.push((message, reason));
+            }
+        }
+        if !bad.is_empty() && !dead_letters.send(&bad, &broker, &metrics, &cancel).await {
+            break;
+        }
+        let offsets = next_offsets(&batch);
+        if let Err(err) = consumer.commit(&offsets, CommitMode::Async) {
+            tracing::warn!(%err, "committing offsets failed; the batch will be read again (no duplicates are stored)");
+        }
+        last_commit = Some(offsets);
+        metrics.batches.inc();
+        metrics
+            .batch_latency
+            .observe(started.elapsed().as_secs_f64());
+        consumer_health.healthy();
+    }
+    if let Some(offsets) = last_commit {
+        let consumer = consumer.clone();
+        let committed =
+            tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync)).await;
+        if let Ok(Err(err)) = committed {
+            tracing::warn!(%err, "the final offset commit failed; the last batch will be read again");
+        }
+    }
+    tracing::info!("processor stopped");
+    Ok(())
+}
+
+fn create_consumer(config: &Config) -> anyhow::Result<StreamConsumer> {
+    let mut client = config.kafka.client_config();
+    client
+        .set("group.id", &config.group_id)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        // A replica killed with -9 is noticed after this long, and its partitions move.
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000");
+    Ok(client.create()?)
+}
+
+/// Waits for the first message (reporting health once a second while idle), then fills
+/// the batch until it is full or `batch_timeout` has passed since the first message.
+async fn next_batch(
+    consumer: &StreamConsumer,
+    config: &Config,
+    health: &Reporter,
+    cancel: &CancellationToken,
+) -> Vec<OwnedMessage> {
+    let mut batch = Vec::new();
+    let first = tokio::select! {
+        _ = cancel.cancelled() => return batch,
+        first = timeout(Duration::from_secs(1), consumer.recv()) => first,
+    };
+    match first {
+        Err(_idle) => {
+            health.healthy();
+            return batch;
+        }
+        Ok(Err(err)) => {
+            health.unhealthy(format!("consuming failed: {err}"));
+            tracing::warn!(%err, "consuming failed; retrying");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return batch;
+        }
+        Ok(Ok(message)) => batch.push(message.detach()),
+    }
+    let deadline = Instant::now() + config.batch_timeout;
+    while batch.len() < config.batch_size {
+        match timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(message)) => batch.push(message.detach()),
+            Ok(Err(err)) => {
+                tracing::warn!(%err, "consuming failed mid-batch; writing what we have");
+                break;
+            }
+            Err(_deadline) => break,
+        }
+    }
+    batch
+}
+
+/// Writes the rows, waiting out a database outage. Returns the events the database
+/// refuses for good (each with the reason), or `None` when asked to stop first.
+async fn write(
+    pool: &PgPool,
+    rows: Columns,
+    database: &Reporter,
+    metrics: &Metrics,
+    cancel: &CancellationToken,
+) -> Option<Vec<(uuid::Uuid, String)>> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match store::insert_batch(pool, &rows).await {
+            Ok(inserted) => {
+                database.healthy();
+                metrics.rows_inserted.inc_by(inserted);
+                metrics
+                    .duplicates_skipped
+                    .inc_by(rows.len() as u64 - inserted);
+                return Some(Vec::new());
+            }
+            Err(err) if store::is_transient(&err) => {
+                metrics.database_errors.inc();
+                database.unhealthy(format!("PostgreSQL unavailable, retrying: {err}"));
+                tracing::warn!(%err, retry_in = ?delay, "writing the batch failed; offsets stay put");
+                tokio::select! {
+                    _ = cancel.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(MAX_BACKOFF);
+            }
+            Err(err) => {
+                metrics.database_errors.inc();
+                tracing::warn!(%err, "the batch was refused; writing its events one by one");
+                return write_one_by_one(pool, rows, database, metrics, cancel).await;
+            }
+        }
+    }
+}
+
+/// The slow path after a permanent error: every event on its own, so that one row the
+/// database will never take (a NUL byte in a string, say) does not hold up the others.
+async fn write_one_by_one(
+    pool: &PgPool,
+    rows: Columns,
+    database: &Reporter,
+    metrics: &Metrics,
+    cancel: &CancellationToken,
+) -> Option<Vec<(uuid::Uuid, String)>> {
+    let mut refused = Vec::new();
+    for row in rows.into_rows() {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match store::insert_batch(pool, &row).await {
+                Ok(inserted) => {
+                    metrics.rows_inserted.inc_by(inserted);
+                    metrics.duplicates_skipped.inc_by(1 - inserted.min(1));
+                    break;
+                }
+                Err(err) if store::is_transient(&err) => {
+                    database.unhealthy(format!("PostgreSQL unavailable, retrying: {err}"));
+                    tokio::select! {
+                        _ = cancel.cancelled() => return None,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(MAX_BACKOFF);
+                }
+                Err(err) => {
+                    let reason = match &err {
+                        sqlx::Error::Database(db) => {
+                            format!("the database refused the event: {}", db.message())
+                        }
+                        other => format!("the database refused the event: {other}"),
+                    };
+                    refused.push((row.first_event_id(), reason));
+                    break;
+                }
+            }
+        }
+    }
+    database.healthy();
+    Some(refused)
+}
+
+fn payload_has_event_id(message: &OwnedMessage, event_id: &uuid::Uuid) -> bool {
+    let Some(payload) = message.payload() else {
+        return false;
+    };
+    serde_json::from_slice::<ptrack_common::event::EventMessage>(payload)
+        .ok()
+        .and_then(|m| {
+            m.event
+                .get("event_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
+        .is_some_and(|id| id == event_id.to_string())
+}
+
+/// The offsets to commit: one past the last message of each partition in the batch.
+fn next_offsets(batch: &[OwnedMessage]) -> TopicPartitionList {
+    let mut last: HashMap<(&str, i32), i64> = HashMap::new();
+    for message in batch {
+        let entry = last
+            .entry((message.topic(), message.partition()))
+            .or_insert(message.offset());
+        *entry = (*entry).max(message.offset());
+    }
+    let mut offsets = TopicPartitionList::with_capacity(last.len());
+    for ((topic, partition), offset) in last {
+        // Adding to a list we own cannot fail for a valid offset.
+        let _ = offsets.add_partition_offset(topic, partition, Offset::Offset(offset + 1));
+    }
+    offsets
+}
+
+/// The dead-letter producer: the original bytes and key, with the reason and the source
+/// position in headers.
+struct DeadLetters {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl DeadLetters {
+    fn new(kafka: &KafkaSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            producer: kafka
+                .producer_config()
+                .create()
+                .context("creating the dead-letter producer")?,
+            topic: kafka.dlq_topic(),
+        })
+    }
+
+    /// Sends every message, retrying while the broker is away. `false` means we were
+    /// asked to stop first (and so must not commit).
+    async fn send(
+        &self,
+        bad: &[(&OwnedMessage, String)],
+        broker: &Reporter,
+        metrics: &Metrics,
+        cancel: &CancellationToken,
+    ) -> bool {
+        for (message, reason) in bad {
+            let mut delay = Duration::from_millis(100);
+            loop {
+                let partition = message.partition().to_string();
+                let offset = message.offset().to_string();
+                let headers = OwnedHeaders::new()
+                    .insert(Header {
+                        key: "error",
+                        value: Some(reason.as_str()),
+                    })
+                    .insert(Header {
+                        key: "source_topic",
+                        value: Some(message.topic()),
+                    })
+                    .insert(Header {
+                        key: "source_partition",
+                        value: Some(partition.as_str()),
+                    })
+                    .insert(Header {
+                        key: "source_offset",
+                        value: Some(offset.as_str()),
+                    });
+                let mut record = FutureRecord::to(&self.topic)
+                    .payload(message.payload().unwrap_or_default())
+                    .headers(headers);
+                if let Some(key) = message.key() {
+                    record = record.key(key);
+                }
+                match self.producer.send(record, Duration::from_secs(5)).await {
+                    Ok(_) => {
+                        tracing::warn!(%reason, partition = message.partition(), offset = message.offset(), "message dead-lettered");
+                        metrics.dead_lettered.inc();
+                        broker.healthy();
+                        break;
+                    }
+                    Err((err, _)) => {
+                        broker.unhealthy(format!("cannot write to the dead-letter topic: {err}"));
+                        tokio::select! {
+                            _ = cancel.cancelled() => return false,
+                            _ = tokio::time::sleep(delay) => {}
+                        }
+                        delay = (delay * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Every 2 s: per assigned partition, high watermark minus committed offset.
+async fn watch_lag(
+    consumer: Arc<StreamConsumer>,
+    metrics: Arc<Metrics>,
+    status: SharedStatus,
+    cancel: CancellationToken,
+) {
+    while !cancel.is_cancelled() {
+        let consumer = consumer.clone();
+        let measured = tokio::task::spawn_blocking(move || measure_lag(&consumer)).await;
+        if let Ok(Some(lags)) = measured {
+            metrics.lag.clear();
+            let mut total = 0;
+            for (partition, lag) in &lags {
+                metrics
+                    .lag
+                    .get_or_create(&vec![("partition", partition.to_string())])
+                    .set(*lag);
+                total += lag;
+            }
+            metrics.lag_total.set(total);
+            status.update(|s| {
+                s.partitions = lags.iter().map(|(p, _)| *p).collect();
+                s.lag = total;
+            });
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+/// `(partition, lag)` for each assigned partition, sorted; a blocking call.
+fn measure_lag(consumer: &StreamConsumer) -> Option<Vec<(i32, i64)>> {
+    let assignment = consumer.assignment().ok()?;
+    let committed = consumer
+        .committed_offsets(assignment, Duration::from_secs(2))
+        .ok()?;
+    let mut lags = Vec::new();
+    for element in committed.elements() {
+        let (low, high) = consumer
+            .fetch_watermarks(element.topic(), element.partition(), Duration::from_secs(2))
+            .ok()?;
+        let from = match element.offset() {
+            Offset::Offset(o) => o,
+            _ => low,
+        };
+        lags.push((element.partition(), (high - from).max(0)));
+    }
+    lags.sort_unstable();
+    Some(lags)
+}
+
+/// Runs `attempt` until it succeeds, with backoff, reporting the failure as unhealthy.
+/// `None` when asked to stop first.
+async fn retry<T, F, Fut>(
+    what: &str,
+    reporter: &Reporter,
+    cancel: &CancellationToken,
+    mut attempt: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match attempt().await {
+            Ok(value) => {
+                reporter.healthy();
+                return Some(value);
+            }
+            Err(err) => {
+                tracing::warn!(%err, retry_in = ?delay, "{what} failed");
+                reporter.unhealthy(format!("{what} failed: {err}"));
+                tokio::select! {
+                    _ = cancel.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

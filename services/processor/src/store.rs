@@ -1,0 +1,173 @@
+//! Writing a batch of events to `user_events` in one statement.
+
+use chrono::{DateTime, Utc};
+use ptrack_common::event::ReceivedEvent;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// One batch, column by column: `UNNEST` turns the arrays back into rows, so the whole
+/// batch is one statement and one round trip.
+#[derive(Debug, Default)]
+pub struct Columns {
+    event_id: Vec<Uuid>,
+    event_type: Vec<String>,
+    location_type: Vec<&'static str>,
+    component_name: Vec<Option<String>>,
+    page_path: Vec<Option<String>>,
+    page_title: Vec<Option<String>>,
+    timestamp: Vec<DateTime<Utc>>,
+    user_metadata: Vec<String>,
+    full_event_data: Vec<String>,
+    received_at: Vec<DateTime<Utc>>,
+    app_name: Vec<Option<String>>,
+    app_version: Vec<Option<String>>,
+    session_id: Vec<Option<String>>,
+    anonymous_id: Vec<Option<String>>,
+}
+
+impl Columns {
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            event_id: Vec::with_capacity(n),
+            event_type: Vec::with_capacity(n),
+            location_type: Vec::with_capacity(n),
+            component_name: Vec::with_capacity(n),
+            page_path: Vec::with_capacity(n),
+            page_title: Vec::with_capacity(n),
+            timestamp: Vec::with_capacity(n),
+            user_metadata: Vec::with_capacity(n),
+            full_event_data: Vec::with_capacity(n),
+            received_at: Vec::with_capacity(n),
+            app_name: Vec::with_capacity(n),
+            app_version: Vec::with_capacity(n),
+            session_id: Vec::with_capacity(n),
+            anonymous_id: Vec::with_capacity(n),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.event_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.event_id.is_empty()
+    }
+
+    pub fn push(&mut self, received: ReceivedEvent) {
+        let event = received.event;
+        self.event_id.push(event.event_id);
+        self.event_type.push(event.event_type);
+        self.location_type.push(event.location_type.as_str());
+        self.component_name.push(event.component_name);
+        self.page_path.push(event.page_path);
+        self.page_title.push(event.page_title);
+        self.timestamp.push(millis(event.timestamp));
+        self.user_metadata.push(event.user_metadata.to_string());
+        self.full_event_data
+            .push(received.full_event_data.to_string());
+        self.received_at.push(millis(received.received_at));
+        self.app_name.push(received.app_name);
+        self.app_version.push(received.app_version);
+        self.session_id.push(event.session_id);
+        self.anonymous_id.push(event.anonymous_id);
+    }
+}
+
+fn millis(ms: i64) -> DateTime<Utc> {
+    // Event timestamps are checked to lie in 2000..2100; received_at is the collector's clock.
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Inserts the batch in one transaction; returns how many rows were new.
+pub async fn insert_batch(pool: &PgPool, columns: &Columns) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        r#"INSERT INTO user_events (event_id, event_type, location_type, component_name,
+               page_path, page_title, "timestamp", user_metadata, full_event_data, received_at,
+               app_name, app_version, session_id, anonymous_id)
+           SELECT event_id, event_type, location_type, component_name, page_path, page_title,
+               ts, user_metadata::jsonb, full_event_data::jsonb, received_at,
+               app_name, app_version, session_id, anonymous_id
+           FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+               $7::timestamptz[], $8::text[], $9::text[], $10::timestamptz[], $11::text[],
+               $12::text[], $13::text[], $14::text[])
+             AS t(event_id, event_type, location_type, component_name, page_path, page_title,
+               ts, user_metadata, full_event_data, received_at, app_name, app_version,
+               session_id, anonymous_id)
+           ON CONFLICT (event_id) DO NOTHING"#,
+    )
+    .bind(&columns.event_id)
+    .bind(&columns.event_type)
+    .bind(&columns.location_type)
+    .bind(&columns.component_name)
+    .bind(&columns.page_path)
+    .bind(&columns.page_title)
+    .bind(&columns.timestamp)
+    .bind(&columns.user_metadata)
+    .bind(&columns.full_event_data)
+    .bind(&columns.received_at)
+    .bind(&columns.app_name)
+    .bind(&columns.app_version)
+    .bind(&columns.session_id)
+    .bind(&columns.anonymous_id)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Whether waiting and trying again can help: a lost connection, a server restarting,
+/// too many clients. A constraint or type error in the statement would fail forever.
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception, 53: insufficient resources, 57P: operator
+            // intervention (shutdown, restart), 40001/40P01: serialization / deadlock.
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                || code == "40001"
+                || code == "40P01"
+        }),
+        _ => false,
+    }
+}
+
+impl Columns {
+    /// Splits the batch into one-row batches (the slow path after a permanent error).
+    pub fn into_rows(self) -> Vec<Columns> {
+        let n = self.len();
+        let mut rows: Vec<Columns> = (0..n).map(|_| Columns::with_capacity(1)).collect();
+        macro_rules! spread {
+            ($($field:ident),*) => {
+                $(for (row, value) in rows.iter_mut().zip(self.$field) {
+                    row.$field.push(value);
+                })*
+            };
+        }
+        spread!(
+            event_id,
+            event_type,
+            location_type,
+            component_name,
+            page_path,
+            page_title,
+            timestamp,
+            user_metadata,
+            full_event_data,
+            received_at,
+            app_name,
+            app_version,
+            session_id,
+            anonymous_id
+        );
+        rows
+    }
+
+    pub fn first_event_id(&self) -> Uuid {
+        self.event_id.first().copied().unwrap_or_default()
+    }
+}

@@ -1,0 +1,244 @@
+//! What the tests of every crate need, real and isolated per test:
+//!
+//! - [`TestDatabase`]: a fresh PostgreSQL database with the migrations applied, dropped
+//!   afterwards. The server is the one `DATABASE_URL` points at (the test script starts it).
+//! - [`TestBroker`]: an embedded tansu broker on its own port and SQLite file, which a
+//!   test can stop and start again to play an outage.
+//! - [`fresh_topic`]: a new topic with a unique name.
+//! - [`tracker_event`] / [`tracker_batch`]: the original browser tracker's payload.
+
+use std::{future::Future, net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, Result, bail};
+use ptrack_broker::{EmbeddedBroker, free_port};
+use rdkafka::ClientConfig;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
+use uuid::Uuid;
+
+/// The server the tests use; the test script exports it.
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| ptrack_common::config::DEFAULT_DATABASE_URL.to_owned())
+}
+
+/// A database of its own for one test, migrated, dropped when the value is dropped.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDatabase {
+    pub async fn new() -> Result<Self> {
+        let server = server_url();
+        let mut admin = PgConnection::connect(&server).await.with_context(|| {
+            format!(
+                "PostgreSQL is not reachable at {}: run the tests with scripts/test, which starts it",
+                ptrack_common::config::redact_url(&server)
+            )
+        })?;
+        let name = format!("ptrack_test_{}", Uuid::new_v4().simple());
+        // The name is ours: `ptrack_test_` and hex digits.
+        admin
+            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await?;
+        let url = replace_database(&server, &name);
+        let pool = PgPool::connect(&url).await?;
+        ptrack_common::db::MIGRATOR.run(&pool).await?;
+        Ok(Self { name, url, pool })
+    }
+
+    /// Counts rows of `user_events`.
+    pub async fn count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM user_events")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let server = server_url();
+        let name = self.name.clone();
+        let pool = self.pool.clone();
+        // Drop runs outside async: use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                pool.close().await;
+                if let Ok(mut admin) = PgConnection::connect(&server).await {
+                    let _ = admin
+                        .execute(AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let prefix_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[prefix_end..].find('/') {
+        Some(slash) => &base[..prefix_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+/// A broker of this test's own: a port and a SQLite file nobody else uses.
+pub struct TestBroker {
+    addr: SocketAddr,
+    database: PathBuf,
+    running: Option<EmbeddedBroker>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestBroker {
+    pub async fn start() -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let database = dir.path().join("broker.db");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
+        let running = Some(EmbeddedBroker::start(addr, &database).await?);
+        Ok(Self {
+            addr,
+            database,
+            running,
+            _dir: dir,
+        })
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Stops the broker (the port closes; the data stays).
+    pub fn stop(&mut self) {
+        self.running = None;
+    }
+
+    /// Starts it again on the same port and data.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.running = None;
+        let mut last = None;
+        // The old listener may take a moment to release the port.
+        for _ in 0..50 {
+            match EmbeddedBroker::start(self.addr, &self.database).await {
+                Ok(broker) => {
+                    self.running = Some(broker);
+                    return Ok(());
+                }
+                Err(err) => last = Some(err),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("the broker did not restart")))
+    }
+
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", self.bootstrap())
+            .set("log_level", "3");
+        config
+    }
+}
+
+/// Creates a topic with a name no other test uses (and its dead-letter topic).
+pub async fn fresh_topic(broker: &TestBroker, partitions: i32) -> Result<String> {
+    let topic = format!("test-{}", Uuid::new_v4().simple());
+    let dlq = ptrack_common::kafka::dlq_topic(&topic);
+    ptrack_common::kafka::ensure_topics(
+        &broker.client_config(),
+        &[(&topic, partitions), (&dlq, 1)],
+    )
+    .await?;
+    Ok(topic)
+}
+
+/// One event exactly as the original browser tracker sends it.
+pub fn tracker_event(event_type: &str, component: &str) -> Value {
+    json!({
+        "event_id": Uuid::new_v4(),
+        "event_type": event_type,
+        "location_type": "COMPONENT",
+        "component_name": component,
+        "page_path": "/pricing",
+        "page_title": "Pricing - Shop",
+        "timestamp": chrono::Utc::now().timestamp_millis(),
+        "dom_info": {"tag": "BUTTON", "id": "buy", "className": "btn btn-primary", "text": "Buy now"},
+        "user_metadata": {"userAgent": "Mozilla/5.0 (X11; Linux x86_64)", "language": "en-US",
+                          "screen": {"width": 1920, "height": 1080}}
+    })
+}
+
+/// A `POST /track` body of `n` CLICK events.
+pub fn tracker_batch(n: usize) -> Value {
+    let events: Vec<Value> = (0..n)
+        .map(|i| tracker_event("CLICK", &format!("Button{i}")))
+        .collect();
+    json!({"events": events, "appName": "shop", "appVersion": "1.4.2"})
+}
+
+/// The event ids of a batch body.
+pub fn event_ids(batch: &Value) -> Vec<Uuid> {
+    batch["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e["event_id"].as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, failing after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_name_is_replaced_and_options_kept() {
+        assert_eq!(
+            replace_database("postgres://u:p@h:5432/ptrack?sslmode=disable", "t1"),
+            "postgres://u:p@h:5432/t1?sslmode=disable"
+        );
+        assert_eq!(
+            replace_database("postgres://u@h", "t1"),
+            "postgres://u@h/t1"
+        );
+    }
+}
