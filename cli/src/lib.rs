@@ -1,0 +1,49 @@
+//! `ptrack`: the developer's cockpit for the event pipeline.
+//!
+//! Layout:
+//! - [`cmd`]: one file per subcommand behind the [`Command`] enum.
+
+pub mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Start, stop, watch, load and query the ptrack event pipeline.
+#[derive(Debug, Parser)]
+#[command(name = "ptrack", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the embedded Kafka-protocol broker (tansu, SQLite) in the foreground; the
+    /// local runtime of `ptrack up` starts it in the background.
+    #[command(hide = true)]
+    Broker(cmd::broker::BrokerArgs),
+}
+
+/// Runs a command on a multi-threaded runtime; errors print with their causes.
+pub fn main(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Broker(args) => cmd::broker::run(args).await,
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
