@@ -2,8 +2,15 @@
 //!
 //! Layout:
 //! - [`cmd`]: one file per subcommand behind the [`Command`] enum.
+//! - [`stack`]: the one description of the stack (services, images, ports, environment,
+//!   health checks, start order, replicas) that every runtime starts.
+//! - [`runtime`]: where the stack runs (local processes, docker, kube), behind one trait.
+//! - [`progress`]: per-service progress with elapsed time for `ptrack up`.
 
 pub mod cmd;
+pub mod progress;
+pub mod runtime;
+pub mod stack;
 
 use std::process::ExitCode;
 

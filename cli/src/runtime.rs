@@ -1,0 +1,417 @@
+//! Where the stack runs: the [`Runtime`] trait that `up`, `down`, `clean`, `status` and
+//! `logs` drive, and what the runtimes share (the remembered [`State`], probes, the
+//! status report, log prefixes).
+//!
+//! Layout:
+//! - [`local`]: background processes, the embedded broker and a private PostgreSQL
+//!   cluster under the data folder. Needs no Docker.
+//! - [`docker`]: containers through the Docker Engine API (bollard).
+//! - [`kube`]: `kubectl` against the current context, applying `kube/`.
+
+pub mod docker;
+pub mod kube;
+pub mod local;
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    progress::Progress,
+    stack::{Probe, Scale, ServiceName, Stack},
+};
+
+/// The runtimes `ptrack up --runtime` accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    /// Background processes on this machine: the embedded broker, a private PostgreSQL
+    /// cluster and the services. Needs no Docker.
+    #[default]
+    Local,
+    /// Containers on the Docker Engine.
+    Docker,
+    /// `kubectl apply` of kube/ against the current context.
+    Kube,
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Local => "local",
+            Self::Docker => "docker",
+            Self::Kube => "kube",
+        })
+    }
+}
+
+/// What `up` was asked for, kept in `<data dir>/state.json` so that `down`, `status`,
+/// `logs` and `clean` find the same stack without being told again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub runtime: RuntimeKind,
+    pub partitions: u32,
+    /// Replicas per scalable service.
+    pub scale: BTreeMap<ServiceName, u32>,
+    pub port_offset: u16,
+    /// A PostgreSQL the user brought (`DATABASE_URL` at `up`): the local runtime then
+    /// starts no cluster of its own. It holds a password: the file is private (0600).
+    #[serde(default)]
+    pub external_database_url: Option<String>,
+}
+
+impl State {
+    pub const FILE: &str = "state.json";
+
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(Self::FILE)
+    }
+
+    /// The remembered state, or `None` when `up` never ran with this data folder.
+    pub fn load(data_dir: &Path) -> Result<Option<Self>> {
+        let path = Self::path(data_dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+        };
+        let state = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a ptrack state file: remove it, or the whole folder with `ptrack clean`",
+                path.display()
+            )
+        })?;
+        Ok(Some(state))
+    }
+
+    pub fn save(&self, data_dir: &Path) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = Self::path(data_dir);
+        let text = serde_json::to_string_pretty(self)?;
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)?;
+            file.write_all(text.as_bytes())
+        };
+        write().with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// The stack this state describes.
+    pub fn stack(&self) -> Result<Stack> {
+        let scale: Vec<Scale> = self
+            .scale
+            .iter()
+            .map(|(&service, &replicas)| Scale { service, replicas })
+            .collect();
+        Stack::new(self.partitions, &scale, self.port_offset)
+    }
+}
+
+/// A runtime and the stack it runs.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Where state, logs, pid files and the local runtime's data live.
+    pub data_dir: PathBuf,
+    pub stack: Stack,
+    pub state: State,
+}
+
+/// What `ptrack up` prints at the end: where to reach the stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    pub name: String,
+    pub url: String,
+}
+
+/// `ptrack logs` options.
+#[derive(Debug, Clone)]
+pub struct LogsRequest {
+    /// A service (`processor`: all its replicas) or one replica (`processor-2`); all when
+    /// `None`.
+    pub service: Option<String>,
+    pub follow: bool,
+    /// Only the last N lines of each log.
+    pub tail: Option<usize>,
+}
+
+/// One replica's line of `ptrack status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaStatus {
+    pub service: ServiceName,
+    /// `collector`, or `processor-2` when there are several.
+    pub name: String,
+    pub state: RunState,
+    pub health: Health,
+    /// Where it is reached from this machine.
+    pub address: Option<String>,
+    pub uptime_secs: Option<u64>,
+    /// Processor replicas: the partitions they hold right now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<Vec<i32>>,
+    /// Processor replicas: messages not yet committed on their partitions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag: Option<i64>,
+    /// A pid, a container id, or why it is not healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Running,
+    /// Not started, or stopped by `down`.
+    Stopped,
+    /// Started, then died on its own: see its log.
+    Exited,
+    /// Not ours: a PostgreSQL the user brought with `DATABASE_URL`.
+    External,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Healthy,
+    Unhealthy,
+    /// Not running, so not probed.
+    Unknown,
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Running => "running",
+            Self::Stopped => "stopped",
+            Self::Exited => "exited",
+            Self::External => "external",
+        })
+    }
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Healthy => "healthy",
+            Self::Unhealthy => "unhealthy",
+            Self::Unknown => "-",
+        })
+    }
+}
+
+/// What every runtime does. `async fn` in a trait is fine here: the commands await these
+/// on the main task and never need the futures to be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Runtime {
+    /// Starts what is not running yet (what runs is left alone), creates the topic,
+    /// waits until every replica is ready, and says where to reach the stack.
+    async fn up(&self, progress: &mut Progress) -> Result<Vec<Endpoint>>;
+    /// Stops everything; the data stays.
+    async fn down(&self) -> Result<()>;
+    /// Stops everything and deletes the data (the caller has asked the user).
+    async fn clean(&self) -> Result<()>;
+    async fn status(&self) -> Result<Vec<ReplicaStatus>>;
+    /// Prints logs, each line prefixed with its replica's name.
+    async fn logs(&self, request: &LogsRequest) -> Result<()>;
+}
+
+/// The runtime chosen at `up`, for commands that only know the kind.
+#[derive(Debug)]
+pub enum AnyRuntime {
+    Local(local::Local),
+    Docker(docker::Docker),
+    Kube(kube::Kube),
+}
+
+impl AnyRuntime {
+    pub fn new(context: Context) -> Result<Self> {
+        Ok(match context.state.runtime {
+            RuntimeKind::Local => Self::Local(local::Local::new(context)),
+            RuntimeKind::Docker => Self::Docker(docker::Docker::new(context)?),
+            RuntimeKind::Kube => Self::Kube(kube::Kube::new(context)?),
+        })
+    }
+}
+
+impl Runtime for AnyRuntime {
+    async fn up(&self, progress: &mut Progress) -> Result<Vec<Endpoint>> {
+        match self {
+            Self::Local(r) => r.up(progress).await,
+            Self::Docker(r) => r.up(progress).await,
+            Self::Kube(r) => r.up(progress).await,
+        }
+    }
+
+    async fn down(&self) -> Result<()> {
+        match self {
+            Self::Local(r) => r.down().await,
+            Self::Docker(r) => r.down().await,
+            Self::Kube(r) => r.down().await,
+        }
+    }
+
+    async fn clean(&self) -> Result<()> {
+        match self {
+            Self::Local(r) => r.clean().await,
+            Self::Docker(r) => r.clean().await,
+            Self::Kube(r) => r.clean().await,
+        }
+    }
+
+    async fn status(&self) -> Result<Vec<ReplicaStatus>> {
+        match self {
+            Self::Local(r) => r.status().await,
+            Self::Docker(r) => r.status().await,
+            Self::Kube(r) => r.status().await,
+        }
+    }
+
+    async fn logs(&self, request: &LogsRequest) -> Result<()> {
+        match self {
+            Self::Local(r) => r.logs(request).await,
+            Self::Docker(r) => r.logs(request).await,
+            Self::Kube(r) => r.logs(request).await,
+        }
+    }
+}
+
+/// An HTTP client for probes: short timeouts, so a hung service reads as unhealthy.
+pub fn probe_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .connect_timeout(Duration::from_secs(1))
+        .build()
+        // Only fails when the TLS backend cannot initialise, and there is no TLS here.
+        .expect("an HTTP client without TLS builds")
+}
+
+/// Runs `probe` against `addr`: `Ok` when it passes, otherwise why not.
+pub async fn check(client: &reqwest::Client, probe: Probe, addr: SocketAddr) -> Result<(), String> {
+    match probe {
+        Probe::Tcp => {
+            match tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr))
+                .await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(err)) => Err(format!("{addr}: {err}")),
+                Err(_) => Err(format!("{addr}: no answer within 1 s")),
+            }
+        }
+        Probe::Http { path } => {
+            let url = format!("http://{addr}{path}");
+            match client.get(&url).send().await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => {
+                    let status = response.status();
+                    let body = response.text().await.unwrap_or_default();
+                    Err(format!("{url}: {status} {}", body.trim()))
+                }
+                Err(err) => Err(format!("{url}: {}", without_url(&err))),
+            }
+        }
+    }
+}
+
+fn without_url(err: &reqwest::Error) -> String {
+    let mut text = if err.is_connect() {
+        "connection refused".to_owned()
+    } else if err.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        err.to_string()
+    };
+    text.truncate(200);
+    text
+}
+
+/// The processor's `GET /status`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProcessorStatus {
+    pub partitions: Vec<i32>,
+    pub lag: i64,
+}
+
+/// Asks a processor replica which partitions it holds.
+pub async fn processor_status(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+) -> Option<ProcessorStatus> {
+    let response = client
+        .get(format!("http://{addr}/status"))
+        .send()
+        .await
+        .ok()?;
+    response.error_for_status().ok()?.json().await.ok()
+}
+
+/// Prints one log line as `name | line`, names padded to `width` so the lines align.
+pub fn print_log_line(name: &str, width: usize, line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`ptrack logs | head`) ends the output; nothing else to do.
+    let _ = writeln!(out, "{name:<width$} | {line}");
+}
+
+/// How long ago `since` was, in whole seconds (never negative).
+pub fn seconds_since(since: std::time::SystemTime) -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(since)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// `1h02m`, `3m05s`, `12s`.
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_rebuilds_the_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(State::load(dir.path()).unwrap().is_none());
+        let state = State {
+            runtime: RuntimeKind::Local,
+            partitions: 4,
+            scale: [(ServiceName::Processor, 2)].into(),
+            port_offset: 7,
+            external_database_url: None,
+        };
+        state.save(dir.path()).unwrap();
+        let loaded = State::load(dir.path()).unwrap().unwrap();
+        assert_eq!(loaded.runtime, RuntimeKind::Local);
+        let stack = loaded.stack().unwrap();
+        assert_eq!(stack.service(ServiceName::Processor).replicas, 2);
+        assert_eq!(stack.host_port(ServiceName::Collector, 0), 8007);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(State::path(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(12), "12s");
+        assert_eq!(human_duration(185), "3m05s");
+        assert_eq!(human_duration(3720), "1h02m");
+    }
+}

@@ -1,0 +1,472 @@
+//! The one description of the stack that every runtime (local processes, Docker, kube)
+//! starts: which services exist, their images and binaries, ports, environment, health
+//! checks, start order and replicas. A runtime decides only *where* things run and how
+//! they reach each other (see [`Wiring`]); everything else comes from here, so the
+//! runtimes cannot drift apart.
+
+use std::{collections::BTreeMap, fmt, net::SocketAddr, str::FromStr};
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// The topic the collector writes and the processor reads.
+pub const TOPIC: &str = ptrack_common::config::DEFAULT_KAFKA_TOPIC;
+/// The consumer group every processor replica joins, so that they split the partitions.
+pub const PROCESSOR_GROUP: &str = "ptrack-processor";
+/// Database name, role and password of the stack's own PostgreSQL. The password only
+/// guards a database on 127.0.0.1 (local) or inside the stack's network (docker, kube).
+pub const DB_NAME: &str = "ptrack";
+pub const DB_USER: &str = "ptrack";
+pub const DB_PASSWORD: &str = "ptrack";
+/// The most replicas of one service: replica `i` listens on `port + 10 * i`, and 32 keeps
+/// every replica's port clear of the other services' (see [`Stack::host_port`]).
+pub const MAX_REPLICAS: u32 = 32;
+
+/// The services, in start order: a service comes after everything it depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceName {
+    Broker,
+    Postgres,
+    Processor,
+    EventsApi,
+    Collector,
+}
+
+impl ServiceName {
+    pub const ALL: [ServiceName; 5] = [
+        Self::Broker,
+        Self::Postgres,
+        Self::Processor,
+        Self::EventsApi,
+        Self::Collector,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Broker => "broker",
+            Self::Postgres => "postgres",
+            Self::Processor => "processor",
+            Self::EventsApi => "events-api",
+            Self::Collector => "collector",
+        }
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ServiceName {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match Self::ALL.into_iter().find(|n| n.as_str() == s) {
+            Some(name) => Ok(name),
+            None => bail!(
+                "unknown service {s:?}: the services are {}",
+                Self::ALL.map(|n| n.as_str()).join(", ")
+            ),
+        }
+    }
+}
+
+/// How to tell that a service is up, from outside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Probe {
+    /// `GET path` answers 2xx.
+    Http { path: &'static str },
+    /// The port accepts a TCP connection.
+    Tcp,
+}
+
+/// One service of the stack, independent of where it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    pub name: ServiceName,
+    /// The container image (docker, kube). Public images for the broker and PostgreSQL,
+    /// the project's own images (built from its Dockerfiles) for the rest.
+    pub image: String,
+    /// The project's binary (local runtime), also the name of the cargo package that
+    /// builds it; `None` for the broker and PostgreSQL, which the local runtime provides
+    /// itself.
+    pub binary: Option<&'static str>,
+    /// The port the service listens on inside its container, and its default host port.
+    pub port: u16,
+    /// The variable that tells the service where to listen (`COLLECTOR_ADDR`, ...).
+    pub addr_env: Option<&'static str>,
+    /// Up and able to do its work: traffic may be sent. `ptrack up` waits for this.
+    pub readiness: Probe,
+    /// Alive at all: a failing liveness probe means restart it (kube).
+    pub liveness: Probe,
+    /// Services that must be ready before this one starts.
+    pub depends_on: &'static [ServiceName],
+    /// How many copies run; only [`Service::scalable`] services can have more than one.
+    pub replicas: u32,
+    pub scalable: bool,
+    /// Variables that do not depend on the runtime (the wiring adds the rest).
+    pub env: BTreeMap<String, String>,
+}
+
+/// How services reach each other and where they listen: the part a runtime decides.
+#[derive(Debug, Clone)]
+pub struct Wiring {
+    /// `KAFKA_BROKERS` as the services see it (`127.0.0.1:9092`, `broker:9092`).
+    pub kafka_brokers: String,
+    /// `DATABASE_URL` as the services see it.
+    pub database_url: String,
+    /// The idempotent producer. `false` against tansu (the local runtime's broker): tansu
+    /// 0.6 panics on an idempotent producer's retry after a broker restart (see
+    /// `KafkaSettings::idempotence`).
+    pub kafka_idempotence: bool,
+}
+
+/// The whole stack as `ptrack up` was asked to start it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stack {
+    pub services: Vec<Service>,
+    /// Partitions of the events topic, created by `up` when the topic is missing.
+    pub partitions: u32,
+    /// Added to every default host port, so that two stacks (or a test and a developer's
+    /// stack) can run side by side.
+    pub port_offset: u16,
+}
+
+/// `--scale processor=3`: a service and its number of replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scale {
+    pub service: ServiceName,
+    pub replicas: u32,
+}
+
+impl FromStr for Scale {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let Some((service, replicas)) = s.split_once('=') else {
+            bail!("expected SERVICE=N, like processor=3, not {s:?}");
+        };
+        let service: ServiceName = service.trim().parse()?;
+        let replicas: u32 = match replicas.trim().parse() {
+            Ok(n) if (1..=MAX_REPLICAS).contains(&n) => n,
+            _ => bail!(
+                "the number of {service} replicas must be 1 to {MAX_REPLICAS}, not {replicas:?}"
+            ),
+        };
+        Ok(Self { service, replicas })
+    }
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Self::new(3, &[], 0).expect("the default stack is valid")
+    }
+}
+
+impl Stack {
+    /// The stack with `partitions` partitions, `scale` replicas and host ports shifted by
+    /// `port_offset`.
+    pub fn new(partitions: u32, scale: &[Scale], port_offset: u16) -> Result<Self> {
+        if partitions == 0 {
+            bail!("the topic needs at least one partition");
+        }
+        if port_offset > 50_000 {
+            bail!("the port offset {port_offset} is too large: ports must stay below 65536");
+        }
+        let mut services = default_services(partitions);
+        for scale in scale {
+            let Some(service) = services.iter_mut().find(|s| s.name == scale.service) else {
+                continue;
+            };
+            if !service.scalable && scale.replicas != 1 {
+                bail!(
+                    "{} cannot be scaled: only processor and collector can run several replicas",
+                    scale.service
+                );
+            }
+            service.replicas = scale.replicas;
+        }
+        Ok(Self {
+            services,
+            partitions,
+            port_offset,
+        })
+    }
+
+    pub fn service(&self, name: ServiceName) -> &Service {
+        // Every name has a service: `default_services` lists all of `ServiceName::ALL`.
+        self.services
+            .iter()
+            .find(|s| s.name == name)
+            .expect("every service is in the stack")
+    }
+
+    /// The host port of replica `replica` (0-based): the default port plus the offset,
+    /// plus 10 per replica (collector 8000, 8010, ...; processor 8002, 8012, ...).
+    pub fn host_port(&self, name: ServiceName, replica: u32) -> u16 {
+        // At most MAX_REPLICAS replicas and an offset of 50_000 keep this below 65536.
+        self.service(name).port + self.port_offset + 10 * replica as u16
+    }
+
+    /// A warning when there are more processor replicas than partitions.
+    pub fn idle_processors(&self) -> Option<String> {
+        let replicas = self.service(ServiceName::Processor).replicas;
+        (replicas > self.partitions).then(|| {
+            format!(
+                "{replicas} processor replicas share {} partitions: {} of them will idle \
+                 (raise --partitions on a new stack to use them all)",
+                self.partitions,
+                replicas - self.partitions
+            )
+        })
+    }
+
+    /// Every variable of `name`, listening on `listen`, wired by `wiring`. Only the
+    /// project's services read these; the broker and PostgreSQL use [`Service::env`].
+    pub fn env(
+        &self,
+        name: ServiceName,
+        listen: SocketAddr,
+        wiring: &Wiring,
+    ) -> BTreeMap<String, String> {
+        let service = self.service(name);
+        let mut env = service.env.clone();
+        if service.binary.is_some() {
+            env.insert("KAFKA_BROKERS".into(), wiring.kafka_brokers.clone());
+            env.insert("KAFKA_TOPIC".into(), TOPIC.into());
+            env.insert("KAFKA_PARTITIONS".into(), self.partitions.to_string());
+            env.insert(
+                "KAFKA_IDEMPOTENCE".into(),
+                wiring.kafka_idempotence.to_string(),
+            );
+            env.insert("DATABASE_URL".into(), wiring.database_url.clone());
+        }
+        if let Some(addr_env) = service.addr_env {
+            env.insert(addr_env.into(), listen.to_string());
+        }
+        env
+    }
+
+    /// Replica names as `status` and `logs` show them: `collector`, or `processor-1`,
+    /// `processor-2`... when there are several.
+    pub fn replica_names(&self, name: ServiceName) -> Vec<String> {
+        replica_names(name, self.service(name).replicas)
+    }
+}
+
+/// `collector` for a single replica, `processor-1`... for several.
+pub fn replica_names(name: ServiceName, replicas: u32) -> Vec<String> {
+    if replicas <= 1 {
+        vec![name.to_string()]
+    } else {
+        (1..=replicas).map(|i| format!("{name}-{i}")).collect()
+    }
+}
+
+/// `postgres://ptrack:ptrack@HOST:PORT/ptrack`.
+pub fn database_url(host: &str, port: u16) -> String {
+    format!("postgres://{DB_USER}:{DB_PASSWORD}@{host}:{port}/{DB_NAME}")
+}
+
+fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn default_services(partitions: u32) -> Vec<Service> {
+    use ServiceName::*;
+    let partitions = partitions.to_string();
+    vec![
+        Service {
+            name: Broker,
+            // Apache Kafka in KRaft mode (no ZooKeeper), one node that is both broker and
+            // controller. The local runtime runs tansu in its place (`ptrack broker`).
+            image: "apache/kafka:3.9.0".into(),
+            binary: None,
+            port: 9092,
+            addr_env: None,
+            readiness: Probe::Tcp,
+            liveness: Probe::Tcp,
+            depends_on: &[],
+            replicas: 1,
+            scalable: false,
+            env: vars(&[
+                ("KAFKA_NODE_ID", "1"),
+                ("KAFKA_PROCESS_ROLES", "broker,controller"),
+                ("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093"),
+                ("KAFKA_ADVERTISED_LISTENERS", "PLAINTEXT://broker:9092"),
+                ("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER"),
+                (
+                    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+                    "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                ),
+                ("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@broker:9093"),
+                ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1"),
+                ("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1"),
+                ("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1"),
+                ("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0"),
+                // The services create the topic with the partitions asked for.
+                ("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false"),
+                ("KAFKA_NUM_PARTITIONS", &partitions),
+            ]),
+        },
+        Service {
+            name: Postgres,
+            image: "postgres:15".into(),
+            binary: None,
+            port: 5432,
+            addr_env: None,
+            readiness: Probe::Tcp,
+            liveness: Probe::Tcp,
+            depends_on: &[],
+            replicas: 1,
+            scalable: false,
+            env: vars(&[
+                ("POSTGRES_USER", DB_USER),
+                ("POSTGRES_PASSWORD", DB_PASSWORD),
+                ("POSTGRES_DB", DB_NAME),
+            ]),
+        },
+        Service {
+            name: Processor,
+            image: "ptrack/processor:latest".into(),
+            binary: Some("ptrack-processor"),
+            port: 8002,
+            addr_env: Some("PROCESSOR_ADDR"),
+            readiness: Probe::Http { path: "/health" },
+            liveness: Probe::Http { path: "/health" },
+            depends_on: &[Broker, Postgres],
+            replicas: 1,
+            scalable: true,
+            env: vars(&[("KAFKA_GROUP_ID", PROCESSOR_GROUP)]),
+        },
+        Service {
+            name: EventsApi,
+            image: "ptrack/events-api:latest".into(),
+            binary: Some("ptrack-events-api"),
+            port: 8001,
+            addr_env: Some("EVENTS_API_ADDR"),
+            readiness: Probe::Http { path: "/health" },
+            liveness: Probe::Http { path: "/health" },
+            // The processor runs the migrations that create the tables it reads.
+            depends_on: &[Postgres, Processor],
+            replicas: 1,
+            scalable: false,
+            env: BTreeMap::new(),
+        },
+        Service {
+            name: Collector,
+            image: "ptrack/collector:latest".into(),
+            binary: Some("ptrack-collector"),
+            port: 8000,
+            addr_env: Some("COLLECTOR_ADDR"),
+            // `/ready` answers 200 once the broker is reachable; `/health` while it serves.
+            readiness: Probe::Http { path: "/ready" },
+            liveness: Probe::Http { path: "/health" },
+            depends_on: &[Broker],
+            replicas: 1,
+            scalable: true,
+            env: BTreeMap::new(),
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wiring() -> Wiring {
+        Wiring {
+            kafka_brokers: "127.0.0.1:9092".into(),
+            database_url: database_url("127.0.0.1", 5432),
+            kafka_idempotence: false,
+        }
+    }
+
+    #[test]
+    fn dependencies_start_first() {
+        let stack = Stack::default();
+        for (i, service) in stack.services.iter().enumerate() {
+            for dep in service.depends_on {
+                let at = stack.services.iter().position(|s| s.name == *dep);
+                assert!(at < Some(i), "{} starts before {dep}", service.name);
+            }
+        }
+        assert_eq!(
+            stack.services.iter().map(|s| s.name).collect::<Vec<_>>(),
+            ServiceName::ALL
+        );
+    }
+
+    #[test]
+    fn scale_and_ports() {
+        let scale = [
+            "processor=3".parse().unwrap(),
+            "collector=2".parse().unwrap(),
+        ];
+        let stack = Stack::new(2, &scale, 100).unwrap();
+        assert_eq!(stack.host_port(ServiceName::Collector, 0), 8100);
+        assert_eq!(stack.host_port(ServiceName::Collector, 1), 8110);
+        assert_eq!(stack.host_port(ServiceName::Processor, 2), 8122);
+        assert_eq!(stack.host_port(ServiceName::Broker, 0), 9192);
+        assert_eq!(
+            stack.replica_names(ServiceName::Processor),
+            ["processor-1", "processor-2", "processor-3"]
+        );
+        assert_eq!(stack.replica_names(ServiceName::EventsApi), ["events-api"]);
+        assert!(
+            stack
+                .idle_processors()
+                .unwrap()
+                .contains("1 of them will idle")
+        );
+        assert!(
+            Stack::new(3, &scale, 0)
+                .unwrap()
+                .idle_processors()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_scale_says_what_is_allowed() {
+        let err = "events-api=2".parse::<Scale>().unwrap();
+        let err = Stack::new(3, &[err], 0).unwrap_err().to_string();
+        assert!(err.contains("only processor and collector"), "{err}");
+        let err = "processor=0".parse::<Scale>().unwrap_err().to_string();
+        assert!(err.contains("1 to 32"), "{err}");
+        let err = "web=1".parse::<Scale>().unwrap_err().to_string();
+        assert!(err.contains("collector"), "{err}");
+        assert!("processor".parse::<Scale>().is_err());
+    }
+
+    #[test]
+    fn services_get_the_wiring() {
+        let stack = Stack::new(6, &[], 0).unwrap();
+        let env = stack.env(
+            ServiceName::Processor,
+            "127.0.0.1:8002".parse().unwrap(),
+            &wiring(),
+        );
+        assert_eq!(env["PROCESSOR_ADDR"], "127.0.0.1:8002");
+        assert_eq!(env["KAFKA_PARTITIONS"], "6");
+        assert_eq!(env["KAFKA_IDEMPOTENCE"], "false");
+        assert_eq!(env["KAFKA_GROUP_ID"], PROCESSOR_GROUP);
+        assert_eq!(
+            env["DATABASE_URL"],
+            "postgres://ptrack:ptrack@127.0.0.1:5432/ptrack"
+        );
+        let env = stack.env(
+            ServiceName::Postgres,
+            "0.0.0.0:5432".parse().unwrap(),
+            &wiring(),
+        );
+        assert!(!env.contains_key("DATABASE_URL"));
+        assert_eq!(env["POSTGRES_DB"], "ptrack");
+    }
+}
