@@ -6,9 +6,13 @@ use ptrack_broker::EmbeddedBroker;
 
 #[derive(Debug, Args)]
 pub struct BrokerArgs {
-    /// Where to listen (and what clients are told to connect to).
+    /// Where to listen (and what clients are told to connect to, unless --advertise).
     #[arg(long, default_value = "127.0.0.1:9092")]
     pub addr: SocketAddr,
+    /// The HOST:PORT clients are told to connect to, when it differs from --addr: in a
+    /// container the broker listens on 0.0.0.0:9092 and is reached as kafka:9092.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise: Option<String>,
     /// The SQLite file holding topics, messages and committed offsets.
     #[arg(long, default_value = ".ptrack/broker/broker.db")]
     pub data: PathBuf,
@@ -16,8 +20,9 @@ pub struct BrokerArgs {
 
 pub async fn run(args: BrokerArgs) -> Result<ExitCode> {
     ptrack_common::telemetry::init("info");
-    let mut broker = EmbeddedBroker::start(args.addr, &args.data).await?;
-    tracing::info!(addr = %args.addr, data = %args.data.display(), "broker listening");
+    let mut broker =
+        EmbeddedBroker::start_advertising(args.addr, args.advertise.as_deref(), &args.data).await?;
+    tracing::info!(addr = %args.addr, advertise = ?args.advertise, data = %args.data.display(), "broker listening");
     tokio::select! {
         _ = ptrack_common::telemetry::shutdown_signal() => {
             tracing::info!("broker stopping");

@@ -1,46 +1,400 @@
 //! The kube runtime: `kubectl` against the current context, applying `kube/`.
 //!
-//! Not written yet: every command says so and points at the local runtime.
+//! - `up`: `kubectl apply -k kube/`, `kubectl scale` for `--scale` (and the autoscaler's
+//!   floor raised to match, or it would scale back), then `kubectl rollout status` per
+//!   service in start order.
+//! - `down`: every workload scaled to zero; the PersistentVolumeClaims (the data) stay.
+//!   (`kubectl delete -k` would delete the namespace and the claims with it.)
+//! - `clean`: `kubectl delete -k kube/`: the namespace and everything in it, data included.
+//! - `status`: `kubectl get pods -o json`; `logs`: `kubectl logs` per service.
+//!
+//! `kubectl` is found on PATH (or `PTRACK_KUBECTL`), `kube/` in the current folder or
+//! one above it (or `PTRACK_KUBE_DIR`).
 
-use anyhow::{Result, bail};
+use std::{collections::BTreeMap, path::PathBuf, process::Stdio};
 
-use super::{Context, Endpoint, LogsRequest, ReplicaStatus, Runtime};
-use crate::progress::Progress;
+use anyhow::{Context as _, Result, bail};
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::{
+    Context, Endpoint, Health, LogsRequest, ReplicaStatus, RunState, Runtime, print_log_line,
+};
+use crate::{
+    progress::Progress,
+    stack::{ServiceName, Wiring, database_url},
+};
+
+/// The namespace kube/ puts everything in.
+pub const NAMESPACE: &str = "ptrack";
+/// The label every pod of a service carries (kube/*.yaml).
+const NAME_LABEL: &str = "app.kubernetes.io/name";
+/// How long `up` waits for one service's rollout.
+const ROLLOUT_TIMEOUT: &str = "300s";
+
+/// How the services reach each other in the cluster: by Service name.
+pub fn wiring() -> Wiring {
+    Wiring {
+        kafka_brokers: format!("{}:9092", ServiceName::Broker),
+        database_url: database_url(ServiceName::Postgres.as_str(), 5432),
+        kafka_idempotence: true,
+    }
+}
+
+/// Variables kube/ sets beyond the stack description, and why.
+pub fn extra_env(name: ServiceName) -> BTreeMap<String, String> {
+    let pairs: &[(&str, &str)] = match name {
+        ServiceName::Broker => &[
+            // A subfolder of the volume: its root may hold lost+found, which Kafka refuses.
+            ("KAFKA_LOG_DIRS", "/var/lib/kafka/data/logs"),
+            // A Service routes only to ready pods, and the node must reach its own
+            // controller before it is ready.
+            ("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093"),
+        ],
+        ServiceName::Postgres => &[("PGDATA", "/var/lib/postgresql/data/pgdata")],
+        _ => &[],
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// The workload kind kube/ runs a service as.
+fn workload(name: ServiceName) -> String {
+    match name {
+        ServiceName::Broker | ServiceName::Postgres => format!("statefulset/{name}"),
+        _ => format!("deployment/{name}"),
+    }
+}
 
 #[derive(Debug)]
 pub struct Kube {
-    #[allow(dead_code)]
     context: Context,
+    kubectl: PathBuf,
+    manifests: PathBuf,
 }
 
 impl Kube {
     pub fn new(context: Context) -> Result<Self> {
-        Ok(Self { context })
+        let kubectl = std::env::var_os("PTRACK_KUBECTL")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("kubectl"));
+        let manifests = find_manifests()?;
+        Ok(Self {
+            context,
+            kubectl,
+            manifests,
+        })
+    }
+
+    /// Runs kubectl to the end; its output on success, its error text on failure.
+    async fn kubectl(&self, args: &[&str]) -> Result<String> {
+        let output = tokio::process::Command::new(&self.kubectl)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .with_context(|| {
+                format!(
+                    "running {}: install kubectl (https://kubernetes.io/docs/tasks/tools/) \
+                     or set PTRACK_KUBECTL",
+                    self.kubectl.display()
+                )
+            })?;
+        if !output.status.success() {
+            bail!(
+                "kubectl {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn manifests(&self) -> String {
+        self.manifests.display().to_string()
+    }
+
+    /// The partition count is written in kube/config.yaml: a different one at `up` would
+    /// be silently ignored, so it is refused with what to do instead.
+    fn check_partitions(&self) -> Result<()> {
+        let config = self.manifests.join("config.yaml");
+        let text = std::fs::read_to_string(&config)
+            .with_context(|| format!("reading {}", config.display()))?;
+        let wanted = format!("KAFKA_PARTITIONS: \"{}\"", self.context.stack.partitions);
+        if !text.contains(&wanted) {
+            bail!(
+                "the kube runtime takes the partition count from {} (KAFKA_PARTITIONS): set it \
+                 to {} there (and maxReplicas of the processor autoscaler in processor.yaml), \
+                 or leave --partitions out",
+                config.display(),
+                self.context.stack.partitions
+            );
+        }
+        Ok(())
     }
 }
 
-fn not_yet<T>() -> Result<T> {
-    bail!("the kube runtime is not implemented yet: use `--runtime local` (the default)")
+/// kube/ from `PTRACK_KUBE_DIR`, or the current folder or one of its parents.
+fn find_manifests() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("PTRACK_KUBE_DIR") {
+        let dir = PathBuf::from(dir);
+        if !dir.join("kustomization.yaml").is_file() {
+            bail!(
+                "PTRACK_KUBE_DIR={} has no kustomization.yaml: point it at the kube/ folder of \
+                 the ptrack checkout",
+                dir.display()
+            );
+        }
+        return Ok(dir);
+    }
+    let cwd = std::env::current_dir().context("the current folder")?;
+    cwd.ancestors()
+        .map(|dir| dir.join("kube"))
+        .find(|dir| dir.join("kustomization.yaml").is_file())
+        .with_context(|| {
+            format!(
+                "no kube/kustomization.yaml in {} or above it: run ptrack from the ptrack \
+                 checkout or set PTRACK_KUBE_DIR",
+                cwd.display()
+            )
+        })
 }
 
 impl Runtime for Kube {
-    async fn up(&self, _progress: &mut Progress) -> Result<Vec<Endpoint>> {
-        not_yet()
+    async fn up(&self, progress: &mut Progress) -> Result<Vec<Endpoint>> {
+        let stack = &self.context.stack;
+        self.check_partitions()?;
+        let names: Vec<&str> = stack.services.iter().map(|s| s.name.as_str()).collect();
+        progress.set_names(names);
+        progress.note(&format!("kubectl apply -k {}", self.manifests()));
+        self.kubectl(&["apply", "-k", &self.manifests()]).await?;
+
+        for service in stack.services.iter().filter(|s| s.scalable) {
+            let replicas = service.replicas.to_string();
+            let target = workload(service.name);
+            self.kubectl(&["-n", NAMESPACE, "scale", &target, "--replicas", &replicas])
+                .await?;
+            // The autoscaler would bring the replicas back to its own floor.
+            let patch = format!(r#"{{"spec":{{"minReplicas":{replicas}}}}}"#);
+            let hpa = format!("hpa/{}", service.name);
+            self.kubectl(&[
+                "-n", NAMESPACE, "patch", &hpa, "--type", "merge", "-p", &patch,
+            ])
+            .await?;
+        }
+        if let Some(warning) = stack.idle_processors() {
+            progress.note(&format!("warning: {warning}"));
+        }
+
+        for service in &stack.services {
+            let name = service.name.as_str();
+            progress.begin(name, "rolling out");
+            let target = workload(service.name);
+            let timeout = format!("--timeout={ROLLOUT_TIMEOUT}");
+            match self
+                .kubectl(&["-n", NAMESPACE, "rollout", "status", &target, &timeout])
+                .await
+            {
+                Ok(_) => progress.ready(name, "ready"),
+                Err(err) => {
+                    progress.failed(name, "not ready");
+                    let logs = self
+                        .kubectl(&["-n", NAMESPACE, "logs", &target, "--tail=20"])
+                        .await
+                        .unwrap_or_else(|err| format!("(no logs: {err:#})"));
+                    bail!(
+                        "{name} did not become ready: {err:#}\nlast lines of its log:\n{logs}\n\
+                         see `kubectl -n {NAMESPACE} describe {target}`"
+                    );
+                }
+            }
+        }
+
+        Ok(stack
+            .services
+            .iter()
+            .filter(|s| s.binary.is_some())
+            .map(|s| Endpoint {
+                name: s.name.to_string(),
+                url: format!(
+                    "http://{}.{NAMESPACE}.svc:{} (from here: kubectl -n {NAMESPACE} \
+                     port-forward svc/{} {}:{})",
+                    s.name,
+                    s.port,
+                    s.name,
+                    stack.host_port(s.name, 0),
+                    s.port
+                ),
+            })
+            .collect())
     }
 
     async fn down(&self) -> Result<()> {
-        not_yet()
+        // Scaling to zero keeps the namespace and its PersistentVolumeClaims.
+        self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "scale",
+            "deployment,statefulset",
+            "--all",
+            "--replicas=0",
+        ])
+        .await?;
+        Ok(())
     }
 
     async fn clean(&self) -> Result<()> {
-        not_yet()
+        self.kubectl(&["delete", "-k", &self.manifests(), "--ignore-not-found"])
+            .await?;
+        Ok(())
     }
 
     async fn status(&self) -> Result<Vec<ReplicaStatus>> {
-        not_yet()
+        let selector = "app.kubernetes.io/part-of=ptrack";
+        let json = self
+            .kubectl(&["-n", NAMESPACE, "get", "pods", "-l", selector, "-o", "json"])
+            .await?;
+        let pods: PodList = serde_json::from_str(&json).context("kubectl get pods -o json")?;
+        let mut statuses = Vec::new();
+        for pod in pods.items {
+            let Some(service) = pod
+                .metadata
+                .labels
+                .get(NAME_LABEL)
+                .and_then(|name| name.parse::<ServiceName>().ok())
+            else {
+                continue;
+            };
+            statuses.push(pod_status(service, &pod, &self.context));
+        }
+        statuses.sort_by(|a, b| (a.service, &a.name).cmp(&(b.service, &b.name)));
+        Ok(statuses)
     }
 
-    async fn logs(&self, _request: &LogsRequest) -> Result<()> {
-        not_yet()
+    async fn logs(&self, request: &LogsRequest) -> Result<()> {
+        let stack = &self.context.stack;
+        let services: Vec<ServiceName> = match &request.service {
+            Some(name) => {
+                // `processor-2` is not a kube name: pods are named by kubernetes.
+                let base = name.parse::<ServiceName>().with_context(|| {
+                    format!("{name}: with the kube runtime, name a service (see `ptrack status`)")
+                })?;
+                vec![base]
+            }
+            None => stack.services.iter().map(|s| s.name).collect(),
+        };
+        let width = services.iter().map(|s| s.as_str().len()).max().unwrap_or(0);
+        let mut tasks = Vec::new();
+        for service in services {
+            let mut args = vec![
+                "-n".to_owned(),
+                NAMESPACE.to_owned(),
+                "logs".to_owned(),
+                "-l".to_owned(),
+                format!("{NAME_LABEL}={service}"),
+                format!("--tail={}", request.tail.map_or(-1, |n| n as i64)),
+            ];
+            if request.follow {
+                args.push("-f".to_owned());
+            }
+            let mut child = tokio::process::Command::new(&self.kubectl)
+                .args(&args)
+                .stdout(Stdio::piped())
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("running {}", self.kubectl.display()))?;
+            // Piped just above.
+            let stdout = child.stdout.take().expect("stdout is piped");
+            tasks.push(tokio::spawn(async move {
+                let mut lines = BufReader::new(stdout).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    print_log_line(service.as_str(), width, &line);
+                }
+                child.wait().await
+            }));
+        }
+        for task in tasks {
+            let status = task.await.context("log task")??;
+            if !status.success() {
+                bail!("kubectl logs failed: is the stack up (`ptrack status`)?");
+            }
+        }
+        Ok(())
     }
+}
+
+fn pod_status(service: ServiceName, pod: &Pod, context: &Context) -> ReplicaStatus {
+    let phase = pod.status.phase.as_deref().unwrap_or("Unknown");
+    let ready = pod
+        .status
+        .conditions
+        .iter()
+        .any(|c| c.kind == "Ready" && c.status == "True");
+    let state = match phase {
+        "Running" | "Pending" => RunState::Running,
+        "Succeeded" | "Failed" => RunState::Exited,
+        _ => RunState::Stopped,
+    };
+    let health = match (state, ready) {
+        (RunState::Running, true) => Health::Healthy,
+        (RunState::Running, false) => Health::Unhealthy,
+        _ => Health::Unknown,
+    };
+    let uptime_secs = pod.status.start_time.as_deref().and_then(|start| {
+        let start = chrono::DateTime::parse_from_rfc3339(start).ok()?;
+        let secs = (chrono::Utc::now() - start.with_timezone(&chrono::Utc)).num_seconds();
+        Some(secs.max(0) as u64)
+    });
+    let port = context.stack.service(service).port;
+    ReplicaStatus {
+        service,
+        name: pod.metadata.name.clone(),
+        state,
+        health,
+        address: pod.status.pod_ip.as_ref().map(|ip| format!("{ip}:{port}")),
+        uptime_secs,
+        partitions: None,
+        lag: None,
+        detail: Some(format!("pod {phase}")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PodList {
+    items: Vec<Pod>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Pod {
+    metadata: PodMeta,
+    #[serde(default)]
+    status: PodStatus,
+}
+
+#[derive(Debug, Deserialize)]
+struct PodMeta {
+    name: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodStatus {
+    phase: Option<String>,
+    #[serde(default)]
+    conditions: Vec<Condition>,
+    start_time: Option<String>,
+    #[serde(rename = "podIP")]
+    pod_ip: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Condition {
+    #[serde(rename = "type")]
+    kind: String,
+    status: String,
 }

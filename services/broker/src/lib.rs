@@ -33,11 +33,28 @@ impl EmbeddedBroker {
     /// tansu has no way to bind port 0, so the caller picks the port (see
     /// [`free_port`]).
     pub async fn start(addr: SocketAddr, database: &Path) -> Result<Self> {
+        Self::start_advertising(addr, None, database).await
+    }
+
+    /// Like [`start`](Self::start), but tells clients to connect to `advertise`
+    /// (`HOST:PORT`) rather than to `addr`: a broker in a container listens on
+    /// `0.0.0.0:9092` and is reached by its network alias, like `kafka:9092`.
+    pub async fn start_advertising(
+        addr: SocketAddr,
+        advertise: Option<&str>,
+        database: &Path,
+    ) -> Result<Self> {
         if let Some(parent) = database.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating the broker data folder {}", parent.display()))?;
         }
         let listener = Url::parse(&format!("tcp://{addr}")).context("broker listener URL")?;
+        let advertised = match advertise {
+            Some(advertise) => Url::parse(&format!("tcp://{advertise}")).with_context(|| {
+                format!("the advertised address {advertise:?}: expected HOST:PORT")
+            })?,
+            None => listener.clone(),
+        };
         // tansu joins the URL's path to the working directory after stripping one
         // leading '/': an absolute path needs one '/' more to stay absolute.
         let database = std::path::absolute(database).context("the broker database path")?;
@@ -47,7 +64,7 @@ impl EmbeddedBroker {
             .node_id(111)
             .cluster_id("ptrack")
             .incarnation_id(uuid::Uuid::new_v4())
-            .advertised_listener(listener.clone())
+            .advertised_listener(advertised)
             .listener(listener)
             .storage(storage)
             .silent(true)

@@ -1,0 +1,529 @@
+//! kube/ as a cluster would see it: `kubectl kustomize kube/` builds, every object parses
+//! into the Kubernetes API types (k8s-openapi) with no field left over, the objects fit
+//! together (selectors, named ports, config keys), and they run the stack the description
+//! in `ptrack::stack` describes: same images, ports, probes and environment.
+//!
+//! No cluster runs here; `kubectl kustomize` builds offline.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use k8s_openapi::{
+    api::{
+        apps::v1::{Deployment, StatefulSet},
+        autoscaling::v2::HorizontalPodAutoscaler,
+        core::v1::{ConfigMap, Container, Namespace, PodTemplateSpec, Probe, Secret, Service},
+    },
+    apimachinery::pkg::util::intstr::IntOrString,
+};
+use ptrack::stack::{self, ServiceName, Stack};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_yaml::Value;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// What `kubectl apply -k kube/` would send, one YAML value per object.
+fn kustomize() -> Vec<Value> {
+    let output = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(workspace().join("kube"))
+        .output()
+        .expect("kubectl runs (install it: https://kubernetes.io/docs/tasks/tools/)");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize kube/ failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("kustomize prints UTF-8");
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).expect("kustomize prints YAML"))
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+use serde::Deserialize as _;
+
+/// Parses `doc` into `T` and back: a field the API type does not know (a typo, a
+/// field at the wrong level) is dropped on the way and shows up as missing.
+fn typed<T: DeserializeOwned + Serialize>(doc: &Value) -> T {
+    let name = describe(doc);
+    let object: T = serde_yaml::from_value(doc.clone())
+        .unwrap_or_else(|err| panic!("{name} does not parse: {err}"));
+    let back = serde_yaml::to_value(&object).expect("API objects serialize");
+    let mut lost = Vec::new();
+    dropped(doc, &back, String::new(), &mut lost);
+    assert!(
+        lost.is_empty(),
+        "{name}: its API type does not know {lost:?} (a typo or a field at the wrong level?)"
+    );
+    object
+}
+
+/// The paths of `written` that are missing or different in `parsed`.
+fn dropped(written: &Value, parsed: &Value, path: String, out: &mut Vec<String>) {
+    match (written, parsed) {
+        (Value::Mapping(w), Value::Mapping(p)) => {
+            for (key, value) in w {
+                let key_text = key.as_str().unwrap_or("?");
+                let here = format!("{path}.{key_text}");
+                match p.get(key) {
+                    Some(other) => dropped(value, other, here, out),
+                    None => out.push(here),
+                }
+            }
+        }
+        (Value::Sequence(w), Value::Sequence(p)) if w.len() == p.len() => {
+            for (i, (a, b)) in w.iter().zip(p).enumerate() {
+                dropped(a, b, format!("{path}[{i}]"), out);
+            }
+        }
+        (a, b) if a == b => {}
+        _ => out.push(path),
+    }
+}
+
+fn describe(doc: &Value) -> String {
+    format!(
+        "{} {}",
+        doc["kind"].as_str().unwrap_or("?"),
+        doc["metadata"]["name"].as_str().unwrap_or("?")
+    )
+}
+
+#[derive(Default)]
+struct Objects {
+    namespaces: Vec<Namespace>,
+    config_maps: Vec<ConfigMap>,
+    secrets: Vec<Secret>,
+    services: Vec<Service>,
+    deployments: Vec<Deployment>,
+    stateful_sets: Vec<StatefulSet>,
+    autoscalers: Vec<HorizontalPodAutoscaler>,
+}
+
+fn objects() -> Objects {
+    let mut all = Objects::default();
+    for doc in kustomize() {
+        match doc["kind"].as_str() {
+            Some("Namespace") => all.namespaces.push(typed(&doc)),
+            Some("ConfigMap") => all.config_maps.push(typed(&doc)),
+            Some("Secret") => all.secrets.push(typed(&doc)),
+            Some("Service") => all.services.push(typed(&doc)),
+            Some("Deployment") => all.deployments.push(typed(&doc)),
+            Some("StatefulSet") => all.stateful_sets.push(typed(&doc)),
+            Some("HorizontalPodAutoscaler") => all.autoscalers.push(typed(&doc)),
+            _ => panic!(
+                "{}: add its kind to this test so it gets checked",
+                describe(&doc)
+            ),
+        }
+    }
+    all
+}
+
+impl Objects {
+    /// Every pod template, by workload name.
+    fn workloads(&self) -> BTreeMap<String, &PodTemplateSpec> {
+        let deployments = self
+            .deployments
+            .iter()
+            .map(|d| (d.metadata.name.clone().unwrap(), &d.spec.template));
+        let stateful_sets = self
+            .stateful_sets
+            .iter()
+            .map(|s| (s.metadata.name.clone().unwrap(), &s.spec.template));
+        deployments.chain(stateful_sets).collect()
+    }
+
+    /// The one container of workload `name`.
+    fn container(&self, name: &str) -> &Container {
+        let workloads = self.workloads();
+        let template = workloads
+            .get(name)
+            .unwrap_or_else(|| panic!("kube/ has no Deployment or StatefulSet named {name}"));
+        let containers = &template.spec.as_ref().unwrap().containers;
+        assert_eq!(containers.len(), 1, "{name} runs one container");
+        &containers[0]
+    }
+
+    fn config_map(&self, name: &str) -> &BTreeMap<String, String> {
+        let map = self
+            .config_maps
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("kube/ has no ConfigMap {name}"));
+        map.data.as_ref().unwrap()
+    }
+
+    fn secret(&self, name: &str) -> &BTreeMap<String, String> {
+        let secret = self
+            .secrets
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("kube/ has no Secret {name}"));
+        secret.string_data.as_ref().unwrap()
+    }
+
+    /// The environment `container` sees, with config map and secret references resolved.
+    fn env(&self, container: &Container) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        for source in container.env_from.iter().flatten() {
+            if let Some(map) = &source.config_map_ref {
+                env.extend(self.config_map(&map.name).clone());
+            }
+            if let Some(secret) = &source.secret_ref {
+                env.extend(self.secret(&secret.name).clone());
+            }
+        }
+        for var in container.env.iter().flatten() {
+            let value = match (&var.value, &var.value_from) {
+                (Some(value), None) => value.clone(),
+                (None, Some(from)) => {
+                    let key = from
+                        .secret_key_ref
+                        .as_ref()
+                        .unwrap_or_else(|| panic!("{}: only secret references", var.name));
+                    self.secret(&key.name)
+                        .get(&key.key)
+                        .unwrap_or_else(|| {
+                            panic!("{}: Secret {} has no key {}", var.name, key.name, key.key)
+                        })
+                        .clone()
+                }
+                _ => panic!("{} has neither a value nor a reference", var.name),
+            };
+            env.insert(var.name.clone(), value);
+        }
+        env
+    }
+}
+
+/// The port a probe or service names, as a number, through the container's named ports.
+fn port_number(container: &Container, port: &IntOrString) -> i32 {
+    match port {
+        IntOrString::Int(port) => *port,
+        IntOrString::String(name) => {
+            container
+                .ports
+                .iter()
+                .flatten()
+                .find(|p| p.name.as_deref() == Some(name))
+                .unwrap_or_else(|| panic!("{} has no port named {name}", container.name))
+                .container_port
+        }
+    }
+}
+
+/// The stack description's probe, as kube/ should write it.
+fn assert_probe(container: &Container, probe: Option<&Probe>, expected: stack::Probe, port: u16) {
+    let what = format!("{}'s probe", container.name);
+    let probe = probe.unwrap_or_else(|| panic!("{what} is missing"));
+    match expected {
+        stack::Probe::Http { path } => {
+            let http = probe
+                .http_get
+                .as_ref()
+                .unwrap_or_else(|| panic!("{what}: expected GET {path}"));
+            assert_eq!(http.path.as_deref(), Some(path), "{what}");
+            assert_eq!(
+                port_number(container, &http.port),
+                i32::from(port),
+                "{what}"
+            );
+        }
+        stack::Probe::Tcp => {
+            let tcp = probe
+                .tcp_socket
+                .as_ref()
+                .unwrap_or_else(|| panic!("{what}: expected a TCP check"));
+            assert_eq!(port_number(container, &tcp.port), i32::from(port), "{what}");
+        }
+    }
+}
+
+#[test]
+fn every_object_parses_into_the_api_types() {
+    let all = objects();
+    assert_eq!(all.namespaces.len(), 1);
+    assert_eq!(all.deployments.len(), 3, "collector, processor, events-api");
+    assert_eq!(all.stateful_sets.len(), 2, "broker, postgres");
+
+    // Every manifest in kube/ is part of the kustomization: none is forgotten.
+    let kustomization: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(workspace().join("kube/kustomization.yaml")).unwrap(),
+    )
+    .unwrap();
+    let listed: BTreeSet<&str> = kustomization["resources"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    for entry in std::fs::read_dir(workspace().join("kube")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".yaml") && name != "kustomization.yaml" {
+            assert!(
+                listed.contains(name.as_str()),
+                "kube/{name} is not in kustomization.yaml"
+            );
+        }
+    }
+}
+
+#[test]
+fn everything_lives_in_the_ptrack_namespace() {
+    let all = objects();
+    assert_eq!(all.namespaces[0].metadata.name.as_deref(), Some("ptrack"));
+    let namespaced = all
+        .config_maps
+        .iter()
+        .map(|o| &o.metadata)
+        .chain(all.secrets.iter().map(|o| &o.metadata))
+        .chain(all.services.iter().map(|o| &o.metadata))
+        .chain(all.deployments.iter().map(|o| &o.metadata))
+        .chain(all.stateful_sets.iter().map(|o| &o.metadata))
+        .chain(all.autoscalers.iter().map(|o| &o.metadata));
+    for meta in namespaced {
+        assert_eq!(
+            meta.namespace.as_deref(),
+            Some("ptrack"),
+            "{:?} is outside the ptrack namespace",
+            meta.name
+        );
+    }
+}
+
+#[test]
+fn services_select_workloads_and_their_ports_exist() {
+    let all = objects();
+    let workloads = all.workloads();
+    for service in &all.services {
+        let name = service.metadata.name.as_deref().unwrap();
+        let spec = service.spec.as_ref().unwrap();
+        let selector = spec.selector.as_ref().unwrap();
+        let selected: Vec<_> = workloads
+            .iter()
+            .filter(|(_, template)| {
+                let labels = template.metadata.as_ref().unwrap().labels.as_ref().unwrap();
+                selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+            })
+            .collect();
+        assert_eq!(selected.len(), 1, "Service {name} selects one workload");
+        let container = &selected[0].1.spec.as_ref().unwrap().containers[0];
+        for port in spec.ports.iter().flatten() {
+            let target = port
+                .target_port
+                .clone()
+                .unwrap_or(IntOrString::Int(port.port));
+            assert_eq!(
+                port_number(container, &target),
+                port.port,
+                "Service {name} port {}",
+                port.port
+            );
+        }
+    }
+    // Each workload's selector matches its own pods.
+    for deployment in &all.deployments {
+        let spec = &deployment.spec;
+        let labels = spec
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .labels
+            .as_ref()
+            .unwrap();
+        for (k, v) in spec.selector.match_labels.iter().flatten() {
+            assert_eq!(labels.get(k), Some(v), "{:?}", deployment.metadata.name);
+        }
+    }
+    for set in &all.stateful_sets {
+        let spec = &set.spec;
+        let labels = spec
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .labels
+            .as_ref()
+            .unwrap();
+        for (k, v) in spec.selector.match_labels.iter().flatten() {
+            assert_eq!(labels.get(k), Some(v), "{:?}", set.metadata.name);
+        }
+        let governing = spec.service_name.as_deref().unwrap();
+        assert!(
+            all.services
+                .iter()
+                .any(|s| s.metadata.name.as_deref() == Some(governing)),
+            "StatefulSet {:?} names Service {governing}, which does not exist",
+            set.metadata.name
+        );
+    }
+}
+
+#[test]
+fn workloads_run_the_stack_description() {
+    let all = objects();
+    let stack = Stack::default();
+    let wiring = ptrack::runtime::kube::wiring();
+    for service in &stack.services {
+        let name = service.name.as_str();
+        let container = all.container(name);
+        assert_eq!(
+            container.image.as_deref(),
+            Some(service.image.as_str()),
+            "{name}'s image"
+        );
+        let ports: Vec<i32> = container
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| p.container_port)
+            .collect();
+        assert!(
+            ports.contains(&i32::from(service.port)),
+            "{name} listens on {}",
+            service.port
+        );
+        assert_probe(
+            container,
+            container.readiness_probe.as_ref(),
+            service.readiness,
+            service.port,
+        );
+        assert_probe(
+            container,
+            container.liveness_probe.as_ref(),
+            service.liveness,
+            service.port,
+        );
+
+        let env = all.env(container);
+        let listen = format!("0.0.0.0:{}", service.port).parse().unwrap();
+        let mut expected = stack.env(service.name, listen, &wiring);
+        expected.extend(ptrack::runtime::kube::extra_env(service.name));
+        if service.name == ServiceName::Postgres {
+            // The Secret also holds the services' DATABASE_URL; PostgreSQL ignores it.
+            expected.insert("DATABASE_URL".into(), wiring.database_url.clone());
+        }
+        assert_eq!(env, expected, "{name}'s environment");
+    }
+}
+
+#[test]
+fn postgres_keeps_data_on_a_volume_and_credentials_in_a_secret() {
+    let all = objects();
+    let set = all
+        .stateful_sets
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some("postgres"))
+        .expect("a postgres StatefulSet");
+    let spec = &set.spec;
+    let claims = spec
+        .volume_claim_templates
+        .as_ref()
+        .expect("a PVC template");
+    let claim = claims[0].metadata.name.as_deref().unwrap();
+    let container = all.container("postgres");
+    let mount = container
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == claim)
+        .expect("the claim is mounted");
+    assert_eq!(mount.mount_path, "/var/lib/postgresql/data");
+    // The password is not written into the workload: it comes from the Secret.
+    assert!(
+        container
+            .env
+            .iter()
+            .flatten()
+            .all(|v| v.name != "POSTGRES_PASSWORD"),
+        "POSTGRES_PASSWORD must come from the Secret"
+    );
+    let from_secret = container
+        .env_from
+        .iter()
+        .flatten()
+        .filter_map(|s| s.secret_ref.as_ref())
+        .any(|s| all.secret(&s.name).contains_key("POSTGRES_PASSWORD"));
+    assert!(from_secret, "postgres reads its credentials from a Secret");
+}
+
+#[test]
+fn the_broker_is_kafka_in_kraft_mode_on_a_volume() {
+    let all = objects();
+    let container = all.container("broker");
+    assert!(
+        container
+            .image
+            .as_deref()
+            .unwrap()
+            .starts_with("apache/kafka:")
+    );
+    let env = all.env(container);
+    assert!(
+        env["KAFKA_PROCESS_ROLES"].contains("controller"),
+        "KRaft: the node is its own controller"
+    );
+    assert!(env.keys().all(|k| !k.contains("ZOOKEEPER")));
+    let set = all
+        .stateful_sets
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some("broker"))
+        .unwrap();
+    let claims = set.spec.volume_claim_templates.as_ref().unwrap();
+    let mount = container
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == claims[0].metadata.name.as_deref().unwrap())
+        .expect("the broker's claim is mounted");
+    assert!(
+        env["KAFKA_LOG_DIRS"].starts_with(&mount.mount_path),
+        "the Kafka log is on the volume"
+    );
+}
+
+#[test]
+fn the_collector_autoscales_and_processors_stop_at_the_partition_count() {
+    let all = objects();
+    let partitions: i32 = all.config_map("ptrack-config")["KAFKA_PARTITIONS"]
+        .parse()
+        .unwrap();
+    let autoscaler = |name: &str| {
+        &all.autoscalers
+            .iter()
+            .find(|h| h.metadata.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no HorizontalPodAutoscaler for {name}"))
+            .spec
+    };
+    let collector = autoscaler("collector");
+    assert_eq!(collector.scale_target_ref.kind, "Deployment");
+    assert_eq!(collector.scale_target_ref.name, "collector");
+    assert!(collector.max_replicas > collector.min_replicas.unwrap_or(1));
+
+    let processor = autoscaler("processor");
+    assert_eq!(processor.scale_target_ref.name, "processor");
+    assert_eq!(
+        processor.max_replicas, partitions,
+        "processor replicas beyond KAFKA_PARTITIONS would idle"
+    );
+    let deployment = all
+        .deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some("processor"))
+        .unwrap();
+    assert!(deployment.spec.replicas.unwrap_or(1) <= partitions);
+    assert_eq!(
+        partitions,
+        Stack::default().partitions as i32,
+        "kube/ and the stack description agree on the partition count"
+    );
+}
