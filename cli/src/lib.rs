@@ -8,6 +8,7 @@
 //! - [`progress`]: per-service progress with elapsed time for `ptrack up`.
 
 pub mod cmd;
+pub mod load;
 pub mod progress;
 pub mod runtime;
 pub mod stack;
@@ -30,6 +31,10 @@ pub enum Command {
     /// local runtime of `ptrack up` starts it in the background.
     #[command(hide = true)]
     Broker(cmd::broker::BrokerArgs),
+    /// Sends synthetic tracker traffic to the collector at an exact rate and reports
+    /// the latency (corrected for coordinated omission), errors and, with --verify,
+    /// whether every accepted event was stored exactly once.
+    Load(cmd::load::LoadArgs),
 }
 
 /// Runs a command on a multi-threaded runtime; errors print with their causes.
@@ -44,6 +49,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Broker(args) => cmd::broker::run(args).await,
+            Command::Load(args) => cmd::load::run(args).await,
         }
     });
     match outcome {

@@ -1,0 +1,347 @@
+//! `ptrack load`: sends synthetic tracker traffic to the collector on a fixed timetable
+//! and reports what happened; see [`crate::load`] for how.
+
+use std::{
+    io::IsTerminal,
+    path::PathBuf,
+    process::ExitCode,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Url;
+use tokio_util::sync::CancellationToken;
+
+use crate::load::{
+    plan::{Plan, format_duration, parse_duration},
+    plot,
+    report::{Report, Settings},
+    runner::{self, RunConfig},
+    session::Batching,
+    stats::Live,
+    verify::{self, Source},
+};
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The collector. Batches go to `<target>/track`; a URL with a path is used as is.
+    #[arg(long, env = "COLLECTOR_URL", default_value = "http://127.0.0.1:8000")]
+    pub target: String,
+    /// Requests per second, sent on a fixed timetable whether or not earlier requests
+    /// have answered (open model); or `max`: as fast as the connections allow.
+    #[arg(long, default_value = "100")]
+    pub rps: String,
+    /// How long to send, like 30s or 2m (10s when neither this nor --requests is given).
+    #[arg(long, value_parser = duration_arg)]
+    pub duration: Option<Duration>,
+    /// Send exactly this many requests.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Stages of constant rate, like 1000:10s,5000:30s, to find where latency bends.
+    #[arg(long, conflicts_with_all = ["rps", "duration", "requests"])]
+    pub ramp: Option<String>,
+    /// Most requests in flight at once (and connections kept open).
+    #[arg(long, short = 'c', default_value_t = 100)]
+    pub connections: usize,
+    /// A request that has not answered after this long counts as a timeout.
+    #[arg(long, value_parser = duration_arg, default_value = "10s")]
+    pub timeout: Duration,
+    /// Exactly this many events in every request, instead of the session model's
+    /// batches (see --batch-size and --flush-interval).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub events_per_request: Option<u32>,
+    /// The simulated tracker's batch size: it sends when it holds this many events...
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub batch_size: u32,
+    /// ...or when this long has passed since the first event of the batch.
+    #[arg(long, value_parser = duration_arg, default_value = "5s")]
+    pub flush_interval: Duration,
+    /// Virtual users browsing at the same time.
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
+    /// Makes the traffic reproducible (same --seed and --connections, same events and
+    /// ids); a random one is picked and printed when not given.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The `appName` of the batches.
+    #[arg(long, default_value = "ptrack-load")]
+    pub app_name: String,
+    /// Print the final report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw the run to this file: `.svg`, or a self-contained `.html` page.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// After the run, check that every accepted event was stored exactly once (through
+    /// --database-url when set, else the events-api). Exits non-zero when any is lost.
+    #[arg(long)]
+    pub verify: bool,
+    /// The events-api, for --verify.
+    #[arg(long, env = "EVENTS_API_URL", default_value = "http://127.0.0.1:8001")]
+    pub events_api: String,
+    /// PostgreSQL, for --verify: exact and faster than the events-api.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// How long --verify waits for the pipeline to drain at most. It stops earlier
+    /// when nothing new arrived for 10 s.
+    #[arg(long, value_parser = duration_arg, default_value = "60s")]
+    pub verify_timeout: Duration,
+}
+
+fn duration_arg(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|err| format!("{err:#}"))
+}
+
+impl LoadArgs {
+    fn plan(&self) -> Result<Plan> {
+        if let Some(ramp) = &self.ramp {
+            return Plan::ramp(ramp);
+        }
+        let duration = match (self.duration, self.requests) {
+            (None, None) => Some(Duration::from_secs(10)),
+            (d, _) => d,
+        };
+        if self.rps.trim().eq_ignore_ascii_case("max") {
+            return Ok(Plan::Max {
+                requests: self.requests,
+                duration: if self.requests.is_some() {
+                    self.duration
+                } else {
+                    duration
+                },
+            });
+        }
+        let rps: f64 = self.rps.trim().parse().with_context(|| {
+            format!(
+                "--rps {:?} is not a rate: give requests per second, like 5000, or `max`",
+                self.rps
+            )
+        })?;
+        Plan::fixed(rps, duration, self.requests)
+    }
+
+    fn url(&self) -> Result<Url> {
+        let mut url = Url::parse(&self.target).with_context(|| {
+            format!(
+                "--target {:?} is not a URL: write it like http://127.0.0.1:8000",
+                self.target
+            )
+        })?;
+        if url.path().is_empty() || url.path() == "/" {
+            url.set_path("/track");
+        }
+        Ok(url)
+    }
+
+    fn batching(&self) -> Batching {
+        Batching {
+            fixed: self.events_per_request.map(|n| n as usize),
+            max_batch: self.batch_size as usize,
+            flush_interval: self.flush_interval,
+        }
+    }
+
+    fn settings(&self, url: &Url, plan: &Plan, seed: u64) -> Settings {
+        Settings {
+            target: url.to_string(),
+            plan: plan.to_string(),
+            connections: self.connections,
+            users: self.users,
+            batching: match self.events_per_request {
+                Some(n) => format!("of exactly {n} events"),
+                None => format!(
+                    "of up to {} events, flushed every {}",
+                    self.batch_size,
+                    format_duration(self.flush_interval)
+                ),
+            },
+            seed,
+            timeout: format_duration(self.timeout),
+        }
+    }
+}
+
+pub async fn run(args: LoadArgs) -> Result<ExitCode> {
+    let plan = args.plan()?;
+    let url = args.url()?;
+    if args.connections == 0 {
+        bail!("--connections must be at least 1");
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let settings = args.settings(&url, &plan, seed);
+    let config = RunConfig {
+        url: url.clone(),
+        plan: plan.clone(),
+        connections: args.connections,
+        timeout: args.timeout,
+        users: args.users,
+        batching: args.batching(),
+        seed,
+        app_name: args.app_name.clone(),
+        keep_ids: args.verify,
+    };
+
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+    eprintln!(
+        "ptrack load → {url}: {plan}, {} connections, seed {seed} (Ctrl-C stops and reports)",
+        args.connections
+    );
+    let mut progress = Progress::new(plan.planned_duration());
+    let result = runner::run(config, stop.clone(), |live| progress.show(live)).await?;
+    progress.finish();
+
+    let mut report = Report::new(settings, &plan, &result);
+    let mut lost = false;
+    if args.verify && !result.interrupted {
+        let ids = &result.stats.accepted_ids;
+        if ids.is_empty() {
+            eprintln!("verify: no event was accepted, there is nothing to look for");
+        } else {
+            let source = verify_source(&args, result.stats.oldest_event_ms).await?;
+            let mut last_print = std::time::Instant::now();
+            let verification = verify::verify(
+                ids,
+                &source,
+                args.verify_timeout,
+                Duration::from_secs(10),
+                |found, expected| {
+                    if last_print.elapsed() >= Duration::from_secs(2) {
+                        last_print = std::time::Instant::now();
+                        eprintln!("verify: {found} of {expected} accepted events stored so far");
+                    }
+                },
+            )
+            .await?;
+            lost = verification.lost > 0;
+            report.verify = Some(verification);
+        }
+    }
+
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("cannot write the JSON report")?
+        );
+    } else {
+        print!("{}", report.text());
+    }
+    if let Some(path) = &args.report {
+        let picture = match path.extension().and_then(|e| e.to_str()) {
+            Some("svg") => plot::svg(&report),
+            _ => plot::html(&report),
+        };
+        std::fs::write(path, picture)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+
+    if lost {
+        eprintln!("error: accepted events were lost on the way to the table");
+        return Ok(ExitCode::FAILURE);
+    }
+    if report.requests > 0 && report.requests_ok == 0 && !result.interrupted {
+        eprintln!(
+            "error: no request succeeded. Is the collector running at {url}? Start it with \
+             `ptrack up`, or point --target (COLLECTOR_URL) at it."
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify_source(args: &LoadArgs, oldest_ms: Option<i64>) -> Result<Source> {
+    if let Some(url) = &args.database_url {
+        let pool = ptrack_common::db::connect(
+            &ptrack_common::config::Secret::new(url.clone()),
+            2,
+            Duration::from_secs(10),
+        )
+        .await?;
+        return Ok(Source::Database(pool));
+    }
+    let url = Url::parse(&args.events_api).with_context(|| {
+        format!(
+            "--events-api {:?} is not a URL: write it like http://127.0.0.1:8001",
+            args.events_api
+        )
+    })?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    Ok(Source::EventsApi {
+        url,
+        since_ms: oldest_ms.unwrap_or(now_ms) - 1000,
+        until_ms: now_ms + 60_000,
+    })
+}
+
+/// The live view: a bar with the current numbers on a terminal, a plain line a second
+/// otherwise. It writes to stderr, so `--json` output stays clean.
+enum Progress {
+    Bar(ProgressBar, Option<Duration>),
+    Lines { last_second: u64 },
+}
+
+impl Progress {
+    fn new(planned: Option<Duration>) -> Self {
+        if !(std::io::stderr().is_terminal() && std::io::stdout().is_terminal()) {
+            return Self::Lines { last_second: 0 };
+        }
+        let bar = match planned {
+            Some(d) => ProgressBar::new(d.as_millis() as u64),
+            None => ProgressBar::new_spinner(),
+        };
+        // The template is a literal known to be valid.
+        if let Ok(style) = ProgressStyle::with_template("{spinner} [{bar:30}] {msg}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Self::Bar(bar, planned)
+    }
+
+    fn line(live: &Live) -> String {
+        format!(
+            "{:>6.1}s  {:>8.1} req/s  {} sent  {} failed  p50 {:.2} ms  p99 {:.2} ms  behind {:.1} ms",
+            live.elapsed_us as f64 / 1e6,
+            live.rate,
+            live.requests,
+            live.failed,
+            live.p50_ms,
+            live.p99_ms,
+            live.behind_ms
+        )
+    }
+
+    fn show(&mut self, live: &Live) {
+        match self {
+            Self::Bar(bar, planned) => {
+                let ms = live.elapsed_us / 1000;
+                match planned {
+                    Some(d) => bar.set_position(ms.min(d.as_millis() as u64)),
+                    None => bar.tick(),
+                }
+                bar.set_message(Self::line(live));
+            }
+            Self::Lines { last_second } => {
+                let second = live.elapsed_us / 1_000_000;
+                if second > *last_second {
+                    *last_second = second;
+                    eprintln!("{}", Self::line(live));
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Self::Bar(bar, _) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
