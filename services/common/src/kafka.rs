@@ -93,9 +93,14 @@ impl KafkaSettings {
     /// A client configuration with the brokers set and nothing else.
     pub fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", &self.brokers)
-            .set("log_level", "3");
+        config.set("bootstrap.servers", &self.brokers);
+        // `KAFKA_DEBUG=cgrp,fetch` turns on librdkafka's own debug logs, for diagnosis.
+        match std::env::var("KAFKA_DEBUG") {
+            Ok(contexts) if !contexts.is_empty() => {
+                config.set("debug", contexts).set("log_level", "7")
+            }
+            _ => config.set("log_level", "3"),
+        };
         config
     }
 }

@@ -20,6 +20,12 @@ pub struct Config {
     pub batch_timeout: Duration,
     /// `DB_MAX_CONNECTIONS`.
     pub db_max_connections: u32,
+    /// `KAFKA_JOIN_DELAY_MS` (default 0): wait this long before joining the consumer
+    /// group. tansu 0.6 expires a member killed with -9 after its session timeout but
+    /// does not rebalance the group then, so a replacement that joins earlier can stay
+    /// with no partitions. With tansu, set it above the session timeout (10 s); Apache
+    /// Kafka needs no delay.
+    pub join_delay: Duration,
 }
 
 impl Config {
@@ -36,6 +42,11 @@ impl Config {
             batch_size: env_positive("BATCH_SIZE", 1000)? as usize,
             batch_timeout: Duration::from_millis(env_positive("BATCH_TIMEOUT_MS", 200)?),
             db_max_connections: env_positive("DB_MAX_CONNECTIONS", 4)? as u32,
+            join_delay: Duration::from_millis(env_or(
+                "KAFKA_JOIN_DELAY_MS",
+                "0",
+                "milliseconds, like 11000",
+            )?),
         })
     }
 }

@@ -80,10 +80,18 @@ pub async fn run(
         return Ok(());
     }
 
+    if !config.join_delay.is_zero() {
+        tracing::info!(delay = ?config.join_delay, "waiting before joining the consumer group (KAFKA_JOIN_DELAY_MS)");
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(config.join_delay) => {}
+        }
+    }
     let consumer = Arc::new(create_consumer(&config).context("creating the Kafka consumer")?);
     consumer
         .subscribe(&[&config.kafka.topic])
         .context("subscribing to the events topic")?;
+    tracing::info!(group = %config.group_id, topic = %config.kafka.topic, "consuming");
     let dead_letters = DeadLetters::new(&config.kafka)?;
     status.update(|s| {
         s.group_id = config.group_id.clone();
@@ -163,6 +171,9 @@ fn create_consumer(config: &Config) -> anyhow::Result<StreamConsumer> {
         .set("enable.partition.eof", "false")
         // A replica killed with -9 is noticed after this long, and its partitions move.
         .set("session.timeout.ms", "10000")
+        // The rebalance timeout: how long the group waits for every known member to rejoin.
+        // Kept short so that a replica killed with -9 does not hold up its successor.
+        .set("max.poll.interval.ms", "20000")
         .set("heartbeat.interval.ms", "1000");
     Ok(client.create()?)
 }

@@ -4,13 +4,15 @@
 //!   afterwards. The server is the one `DATABASE_URL` points at (the test script starts it).
 //! - [`TestBroker`]: an embedded tansu broker on its own port and SQLite file, which a
 //!   test can stop and start again to play an outage.
+//! - [`TestPostgres`]: a private PostgreSQL server, for the tests that restart it.
 //! - [`fresh_topic`]: a new topic with a unique name.
 //! - [`tracker_event`] / [`tracker_batch`]: the original browser tracker's payload.
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result, bail};
-use ptrack_broker::{EmbeddedBroker, free_port};
+use ptrack_broker::EmbeddedBroker;
+pub use ptrack_broker::free_port;
 use rdkafka::ClientConfig;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
@@ -99,6 +101,146 @@ fn replace_database(url: &str, database: &str) -> String {
         Some(q) => format!("{base}/{database}?{q}"),
         None => format!("{base}/{database}"),
     }
+}
+
+/// A PostgreSQL server of this test's own (initdb in a temporary folder), for tests that
+/// stop or restart the server. `initdb` and `postgres` refuse to run as root: as root the
+/// cluster belongs to the `postgres` user.
+pub struct TestPostgres {
+    pub port: u16,
+    data: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestPostgres {
+    pub async fn start() -> Result<Self> {
+        let dir = tempfile::Builder::new().prefix("ptrack-pg-").tempdir()?;
+        let data = dir.path().join("data");
+        let log = dir.path().join("postgres.log");
+        let port = free_port()?;
+        if is_root() {
+            std::process::Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(dir.path())
+                .status()
+                .context("chown the cluster folder to postgres")?;
+        }
+        let this = Self {
+            port,
+            data,
+            log,
+            _dir: dir,
+        };
+        this.pg(
+            &["initdb", "-D"],
+            &[
+                &this.data_str(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+        )?;
+        this.start_server()?;
+        let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        let mut conn = PgConnection::connect(&admin).await?;
+        conn.execute("CREATE ROLE ptrack LOGIN SUPERUSER PASSWORD 'ptrack'")
+            .await?;
+        conn.execute("CREATE DATABASE ptrack OWNER ptrack").await?;
+        Ok(this)
+    }
+
+    /// `postgres://ptrack:ptrack@127.0.0.1:PORT/ptrack`.
+    pub fn url(&self) -> String {
+        format!("postgres://ptrack:ptrack@127.0.0.1:{}/ptrack", self.port)
+    }
+
+    fn data_str(&self) -> String {
+        self.data.display().to_string()
+    }
+
+    fn start_server(&self) -> Result<()> {
+        let options = format!(
+            "-p {} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port
+        );
+        self.pg(
+            &["pg_ctl", "-D"],
+            &[
+                &self.data_str(),
+                "-l",
+                &self.log.display().to_string(),
+                "-w",
+                "-o",
+                &options,
+                "start",
+            ],
+        )
+    }
+
+    /// Stops the server (fast shutdown: open connections are cut).
+    pub fn stop(&self) -> Result<()> {
+        self.pg(
+            &["pg_ctl", "-D"],
+            &[&self.data_str(), "-m", "fast", "-w", "stop"],
+        )
+    }
+
+    /// Starts the server again after [`TestPostgres::stop`].
+    pub fn start_again(&self) -> Result<()> {
+        self.start_server()
+    }
+
+    fn pg(&self, program_and_flag: &[&str], args: &[&str]) -> Result<()> {
+        let bin = PathBuf::from(
+            std::env::var("PTRACK_TEST_PG_BIN")
+                .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into()),
+        );
+        let program = bin.join(program_and_flag[0]);
+        let mut command = if is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            std::process::Command::new(&program)
+        };
+        command.args(&program_and_flag[1..]).args(args);
+        let output = command
+            .output()
+            .with_context(|| format!("running {}", program.display()))?;
+        if !output.status.success() {
+            bail!(
+                "{} failed: {}{}",
+                program.display(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let _ = self.pg(
+            &["pg_ctl", "-D"],
+            &[&self.data_str(), "-m", "immediate", "stop"],
+        );
+    }
+}
+
+fn is_root() -> bool {
+    // The effective uid from /proc: libc::geteuid would need unsafe code.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
 }
 
 /// A broker of this test's own: a port and a SQLite file nobody else uses.

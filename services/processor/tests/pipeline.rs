@@ -1,0 +1,395 @@
+//! The whole pipeline, end to end, with the real processor binary: tracker → collector →
+//! Kafka (embedded tansu) → processor → PostgreSQL.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use ptrack_test_support::{
+    TestBroker, TestDatabase, TestPostgres, event_ids, eventually, fresh_topic, tracker_batch,
+    tracker_event,
+};
+use rdkafka::{
+    Message,
+    consumer::{Consumer, StreamConsumer},
+    message::Headers,
+    producer::{FutureProducer, FutureRecord},
+};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The real `ptrack-processor` binary, so that a test can kill it with SIGKILL.
+struct Processor {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Processor {
+    fn spawn(broker: &TestBroker, topic: &str, database_url: &str, batch_size: usize) -> Self {
+        Self::spawn_with(broker, topic, database_url, batch_size, &[])
+    }
+
+    fn spawn_with(
+        broker: &TestBroker,
+        topic: &str,
+        database_url: &str,
+        batch_size: usize,
+        extra_env: &[(&str, &str)],
+    ) -> Self {
+        let port = ptrack_test_support::free_port().unwrap();
+        let log = std::env::temp_dir().join(format!("ptrack-processor-{}.log", Uuid::new_v4()));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_ptrack-processor"))
+            .env("KAFKA_BROKERS", broker.bootstrap())
+            .env("KAFKA_TOPIC", topic)
+            .env("KAFKA_GROUP_ID", format!("processor-{topic}"))
+            // The dead-letter producer must survive broker restarts on tansu.
+            .env("KAFKA_IDEMPOTENCE", "false")
+            .env("DATABASE_URL", database_url)
+            .env("PROCESSOR_ADDR", format!("127.0.0.1:{port}"))
+            .env("BATCH_SIZE", batch_size.to_string())
+            .env("BATCH_TIMEOUT_MS", "100")
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_PROCESSOR_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .env(
+                "KAFKA_DEBUG",
+                std::env::var("TEST_KAFKA_DEBUG").unwrap_or_default(),
+            )
+            .envs(extra_env.iter().copied())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap();
+        Self { child, log }
+    }
+
+    /// SIGKILL: no flush, no final commit.
+    fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Processor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+struct Collector {
+    url: String,
+    _task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start_collector(broker: &TestBroker, topic: &str) -> Collector {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = ptrack_collector::Config::for_tests(&broker.bootstrap(), topic);
+    config.kafka.idempotence = false;
+    let task = tokio::spawn(ptrack_collector::run(
+        listener,
+        config,
+        std::future::pending(),
+    ));
+    Collector { url, _task: task }
+}
+
+async fn stored(pool: &PgPool, ids: &[Uuid]) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM user_events WHERE event_id = ANY($1)")
+        .bind(ids)
+        .fetch_one(pool)
+        .await
+        .unwrap_or(-1)
+}
+
+async fn wait_stored(pool: &PgPool, ids: &[Uuid], processor: &Processor) {
+    let waited = eventually(
+        Duration::from_secs(60),
+        "every accepted event in user_events",
+        || async { (stored(pool, ids).await == ids.len() as i64).then_some(()) },
+    )
+    .await;
+    if let Err(err) = waited {
+        panic!(
+            "{err}: {} of {} stored\n--- processor log ---\n{}",
+            stored(pool, ids).await,
+            ids.len(),
+            processor.log()
+        );
+    }
+}
+
+/// Sends `batches` batches of `size` events, retrying each until it is accepted (as the
+/// tracker does on 503), and records the accepted event ids.
+fn send_in_background(
+    url: String,
+    batches: usize,
+    size: usize,
+    accepted: Arc<Mutex<Vec<Uuid>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        for _ in 0..batches {
+            let batch = tracker_batch(size);
+            loop {
+                match http.post(format!("{url}/track")).json(&batch).send().await {
+                    Ok(response) if response.status() == 200 => break,
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+            accepted.lock().unwrap().extend(event_ids(&batch));
+        }
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredRow {
+    event_type: String,
+    location_type: String,
+    component_name: Option<String>,
+    page_path: Option<String>,
+    page_title: Option<String>,
+    timestamp_ms: i64,
+    user_metadata: Value,
+    full_event_data: Value,
+    app_name: Option<String>,
+    app_version: Option<String>,
+    received_recently: bool,
+    inserted_after_received: bool,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_original_tracker_payload_lands_in_user_events_with_every_field() {
+    let broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 3).await.unwrap();
+    let db = TestDatabase::new().await.unwrap();
+    let processor = Processor::spawn(&broker, &topic, &db.url, 100);
+    let collector = start_collector(&broker, &topic).await;
+
+    let mut page_view = tracker_event("PAGE_VIEW", "ignored");
+    page_view["location_type"] = json!("PAGE");
+    page_view.as_object_mut().unwrap().remove("component_name");
+    page_view.as_object_mut().unwrap().remove("dom_info");
+    let click = tracker_event("CLICK", "BuyButton");
+    let batch = json!({"events": [click.clone(), page_view.clone()], "appName": "shop", "appVersion": "1.4.2"});
+    let response = reqwest::Client::new()
+        .post(format!("{}/track", collector.url))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let ids = event_ids(&batch);
+    wait_stored(&db.pool, &ids, &processor).await;
+
+    let row: StoredRow = sqlx::query_as(
+        r#"SELECT event_type, location_type, component_name, page_path, page_title,
+                  (extract(epoch from "timestamp") * 1000)::bigint AS timestamp_ms, user_metadata,
+                  full_event_data, app_name, app_version,
+                  received_at > now() - interval '1 minute' AS received_recently,
+                  inserted_at >= received_at AS inserted_after_received
+           FROM user_events WHERE event_id = $1"#,
+    )
+    .bind(ids[0])
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(row.event_type, "CLICK");
+    assert_eq!(row.location_type, "COMPONENT");
+    assert_eq!(row.component_name.as_deref(), Some("BuyButton"));
+    assert_eq!(row.page_path.as_deref(), Some("/pricing"));
+    assert_eq!(row.page_title.as_deref(), Some("Pricing - Shop"));
+    assert_eq!(row.timestamp_ms, click["timestamp"].as_i64().unwrap());
+    assert_eq!(row.user_metadata, click["user_metadata"]);
+    assert_eq!(
+        row.full_event_data, click,
+        "full_event_data is the event exactly as sent"
+    );
+    assert_eq!(row.app_name.as_deref(), Some("shop"));
+    assert_eq!(row.app_version.as_deref(), Some("1.4.2"));
+    assert!(
+        row.received_recently && row.inserted_after_received,
+        "received_at and inserted_at are set"
+    );
+
+    let (location, component): (String, Option<String>) =
+        sqlx::query_as("SELECT location_type, component_name FROM user_events WHERE event_id = $1")
+            .bind(ids[1])
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((location.as_str(), component), ("PAGE", None));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_processor_killed_mid_stream_loses_nothing_and_duplicates_nothing() {
+    let broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 3).await.unwrap();
+    let db = TestDatabase::new().await.unwrap();
+    let mut processor = Processor::spawn(&broker, &topic, &db.url, 50);
+    let collector = start_collector(&broker, &topic).await;
+
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let sender = send_in_background(collector.url.clone(), 300, 10, accepted.clone());
+    eventually(
+        Duration::from_secs(60),
+        "the processor to store some events",
+        || async { (db.count().await.ok()? >= 300).then_some(()) },
+    )
+    .await
+    .unwrap();
+    processor.kill_9();
+    let at_kill = db.count().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let restarted = Processor::spawn_with(
+        &broker,
+        &topic,
+        &db.url,
+        50,
+        &[("KAFKA_JOIN_DELAY_MS", "11000")],
+    );
+    sender.await.unwrap();
+    let ids = accepted.lock().unwrap().clone();
+    assert_eq!(ids.len(), 3000);
+    assert!(
+        at_kill < 3000,
+        "the kill happened mid-stream ({at_kill} stored)"
+    );
+    wait_stored(&db.pool, &ids, &restarted).await;
+    assert_eq!(
+        db.count().await.unwrap(),
+        3000,
+        "every accepted event stored exactly once, nothing else"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_goes_to_the_dead_letter_topic_and_the_next_valid_event_is_stored() {
+    let broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 1).await.unwrap();
+    let db = TestDatabase::new().await.unwrap();
+    let processor = Processor::spawn(&broker, &topic, &db.url, 100);
+
+    let producer: FutureProducer = broker.client_config().create().unwrap();
+    let garbage = b"\x00\x01 this is not JSON".to_vec();
+    let wrong_event =
+        json!({"event": {"event_id": Uuid::new_v4(), "event_type": "CLICK"}, "received_at": 1})
+            .to_string();
+    let good = tracker_event("CLICK", "AfterGarbage");
+    let good_message =
+        json!({"event": good, "app_name": "shop", "received_at": chrono_now()}).to_string();
+    for payload in [
+        garbage.as_slice(),
+        wrong_event.as_bytes(),
+        good_message.as_bytes(),
+    ] {
+        producer
+            .send(
+                FutureRecord::<(), [u8]>::to(&topic).payload(payload),
+                Duration::from_secs(5),
+            )
+            .await
+            .map_err(|(err, _)| err)
+            .unwrap();
+    }
+    let good_id: Uuid = good["event_id"].as_str().unwrap().parse().unwrap();
+    wait_stored(&db.pool, &[good_id], &processor).await;
+    assert_eq!(db.count().await.unwrap(), 1);
+
+    let consumer: StreamConsumer = broker
+        .client_config()
+        .set("group.id", format!("dlq-check-{}", Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer
+        .subscribe(&[&ptrack_common::kafka::dlq_topic(&topic)])
+        .unwrap();
+    let mut dead = Vec::new();
+    while dead.len() < 2 {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("two messages on the dead-letter topic")
+            .unwrap();
+        let reason = message
+            .headers()
+            .and_then(|h| {
+                h.iter()
+                    .find(|h| h.key == "error")
+                    .and_then(|h| h.value.map(<[u8]>::to_vec))
+            })
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default();
+        dead.push((message.payload().unwrap().to_vec(), reason));
+    }
+    assert_eq!(dead[0].0, garbage, "the original bytes are kept");
+    assert!(dead[0].1.contains("not an event message"), "{}", dead[0].1);
+    assert_eq!(dead[1].0, wrong_event.as_bytes());
+    assert!(
+        dead[1].1.contains("location_type"),
+        "the reason names the missing field: {}",
+        dead[1].1
+    );
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_restarted_under_load_loses_nothing() {
+    let postgres = TestPostgres::start().await.unwrap();
+    let broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 3).await.unwrap();
+    let processor = Processor::spawn(&broker, &topic, &postgres.url(), 50);
+    let collector = start_collector(&broker, &topic).await;
+    let pool = PgPool::connect(&postgres.url()).await.unwrap();
+
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let sender = send_in_background(collector.url.clone(), 200, 10, accepted.clone());
+    eventually(
+        Duration::from_secs(60),
+        "the processor to store some events",
+        || async {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM user_events")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            (n >= 200).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    pool.close().await;
+    postgres.stop().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    postgres.start_again().unwrap();
+    sender.await.unwrap();
+    let ids = accepted.lock().unwrap().clone();
+    let pool = PgPool::connect(&postgres.url()).await.unwrap();
+    wait_stored(&pool, &ids, &processor).await;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM user_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(total, ids.len() as i64);
+    assert!(
+        processor.log().contains("writing the batch failed"),
+        "the outage was seen and retried"
+    );
+}
