@@ -27,6 +27,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Starts the whole stack (broker, PostgreSQL, processor, events-api, collector), waits
+    /// until every service is ready and prints where to reach it.
+    Up(cmd::up::UpArgs),
+    /// Stops the whole stack; its data stays.
+    Down(cmd::down::DownArgs),
+    /// Stops the stack and deletes its data (asks first unless --yes).
+    Clean(cmd::clean::CleanArgs),
+    /// Shows each service and replica: state, health, address, uptime, partitions.
+    Status(cmd::status::StatusArgs),
+    /// Prints the logs of one service or all, each line prefixed by its replica.
+    Logs(cmd::logs::LogsArgs),
     /// Runs the embedded Kafka-protocol broker (tansu, SQLite) in the foreground; the
     /// local runtime of `ptrack up` starts it in the background.
     #[command(hide = true)]
@@ -48,6 +59,11 @@ pub fn main(cli: Cli) -> ExitCode {
     };
     let outcome = runtime.block_on(async move {
         match cli.command {
+            Command::Up(args) => cmd::up::run(args).await,
+            Command::Down(args) => cmd::down::run(args).await,
+            Command::Clean(args) => cmd::clean::run(args).await,
+            Command::Status(args) => cmd::status::run(args).await,
+            Command::Logs(args) => cmd::logs::run(args).await,
             Command::Broker(args) => cmd::broker::run(args).await,
             Command::Load(args) => cmd::load::run(args).await,
         }

@@ -127,6 +127,26 @@ pub struct Context {
     pub state: State,
 }
 
+impl Context {
+    pub fn new(data_dir: PathBuf, state: State) -> Result<Self> {
+        let data_dir = std::path::absolute(&data_dir)
+            .with_context(|| format!("the data folder {}", data_dir.display()))?;
+        let stack = state.stack()?;
+        Ok(Self {
+            data_dir,
+            stack,
+            state,
+        })
+    }
+
+    /// The stack `up` started with this data folder, or `None` if it never ran.
+    pub fn load(data_dir: &Path) -> Result<Option<Self>> {
+        State::load(data_dir)?
+            .map(|state| Self::new(data_dir.to_owned(), state))
+            .transpose()
+    }
+}
+
 /// What `ptrack up` prints at the end: where to reach the stack.
 #[derive(Debug, Clone, Serialize)]
 pub struct Endpoint {

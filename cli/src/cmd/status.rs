@@ -1,0 +1,123 @@
+//! `ptrack status`: each service (each replica) with its state, health, address and
+//! uptime; processor replicas with their partitions.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+
+use super::up::DataDirArgs;
+use crate::runtime::{
+    AnyRuntime, Context, Health, ReplicaStatus, RunState, Runtime, human_duration,
+};
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Health is the service's readiness check: HTTP /health (/ready for the collector), a TCP
+connection for the broker, a login for PostgreSQL. The exit status is 0 even when
+something is unhealthy; read `all_healthy` in --json.")]
+pub struct StatusArgs {
+    /// Print JSON: {runtime, data_dir, all_healthy, services: [{service, name, state,
+    /// health, address, uptime_secs, partitions, lag, detail}]}.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub data: DataDirArgs,
+}
+
+pub async fn run(args: StatusArgs) -> Result<ExitCode> {
+    let Some(context) = Context::load(&args.data.data_dir)? else {
+        if args.json {
+            println!(
+                "{}",
+                json!({"runtime": null, "data_dir": args.data.data_dir, "all_healthy": false, "services": []})
+            );
+        } else {
+            eprintln!(
+                "No stack was started with the data folder {}: start one with `ptrack up`.",
+                args.data.data_dir.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let kind = context.state.runtime;
+    let data_dir = context.data_dir.clone();
+    let statuses = AnyRuntime::new(context)?.status().await?;
+    let all_healthy = statuses.iter().all(|s| s.health == Health::Healthy);
+    if args.json {
+        let value = json!({
+            "runtime": kind,
+            "data_dir": data_dir,
+            "all_healthy": all_healthy,
+            "services": statuses,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{kind} stack in {}", data_dir.display());
+        print_table(&statuses);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(statuses: &[ReplicaStatus]) {
+    let rows: Vec<[String; 7]> = statuses
+        .iter()
+        .map(|s| {
+            [
+                s.name.clone(),
+                s.state.to_string(),
+                s.health.to_string(),
+                s.address.clone().unwrap_or_default(),
+                s.uptime_secs.map(human_duration).unwrap_or_default(),
+                s.partitions
+                    .as_ref()
+                    .map(|p| {
+                        if p.is_empty() {
+                            "none (idle)".to_owned()
+                        } else {
+                            let list: Vec<String> = p.iter().map(i32::to_string).collect();
+                            format!("{} lag {}", list.join(","), s.lag.unwrap_or(0))
+                        }
+                    })
+                    .unwrap_or_default(),
+                match s.state {
+                    RunState::Running | RunState::External | RunState::Exited => {
+                        s.detail.clone().unwrap_or_default()
+                    }
+                    RunState::Stopped => String::new(),
+                },
+            ]
+        })
+        .collect();
+    let header = [
+        "NAME",
+        "STATE",
+        "HEALTH",
+        "ADDRESS",
+        "UPTIME",
+        "PARTITIONS",
+        "DETAIL",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 7]| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == 6 {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        println!("{}", text.trim_end());
+    };
+    line(header);
+    for row in &rows {
+        line(row.each_ref().map(String::as_str));
+    }
+}

@@ -1,0 +1,286 @@
+//! `ptrack up | status | down | clean` with the local runtime, on real processes: the
+//! embedded broker, a private PostgreSQL cluster made with initdb, and the services.
+//!
+//! Needs PostgreSQL's server binaries (initdb, pg_ctl; `apt-get install postgresql-15`).
+//! The service binaries are built into the same target folder as `ptrack` first (cargo
+//! builds only `ptrack` for this package's tests). The stack runs on shifted ports
+//! (`--port-offset`) so that it never meets another stack or the test PostgreSQL.
+
+use std::{
+    collections::BTreeSet,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::Duration,
+};
+
+use ptrack_test_support::{eventually, tracker_event};
+use serde_json::{Value, json};
+
+const PTRACK: &str = env!("CARGO_BIN_EXE_ptrack");
+
+/// Builds the service binaries next to `ptrack` (a no-op when they are up to date).
+fn build_services() {
+    let exe = Path::new(PTRACK);
+    let profile_dir = exe.parent().expect("ptrack is in a profile folder");
+    let target_dir = profile_dir
+        .parent()
+        .expect("the profile folder is in a target folder");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "-q"])
+        .args([
+            "-p",
+            "ptrack-collector",
+            "-p",
+            "ptrack-processor",
+            "-p",
+            "ptrack-events-api",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("running cargo build");
+    assert!(status.success(), "building the service binaries failed");
+}
+
+/// An offset that leaves every port of the stack free (broker, postgres, services, and
+/// a second processor replica).
+fn free_port_offset() -> u16 {
+    let base = 20_000 + (std::process::id() % 200) as u16 * 100;
+    (0..100)
+        .map(|i| (base + i * 37) % 30_000 + 15_000)
+        .find(|offset| {
+            [9092, 5432, 8000, 8001, 8002, 8012]
+                .iter()
+                .all(|port| TcpListener::bind(("127.0.0.1", port + offset)).is_ok())
+        })
+        .expect("a free set of ports")
+}
+
+struct Stack {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    offset: u16,
+}
+
+impl Stack {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Self {
+            _dir: dir,
+            data,
+            offset: free_port_offset(),
+        }
+    }
+
+    fn ptrack(&self, args: &[&str]) -> Output {
+        let output = Command::new(PTRACK)
+            .args(args)
+            .env("PTRACK_DATA_DIR", &self.data)
+            // The private cluster, not the test PostgreSQL that DATABASE_URL names.
+            .env_remove("DATABASE_URL")
+            .env_remove("PTRACK_RUNTIME")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running ptrack");
+        eprintln!(
+            "$ ptrack {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.ptrack(args);
+        assert!(output.status.success(), "ptrack {} failed", args.join(" "));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn status(&self) -> Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status --json is JSON")
+    }
+
+    fn url(&self, port: u16) -> String {
+        format!("http://127.0.0.1:{}", port + self.offset)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // Whatever happened, no process outlives the test.
+        let _ = self.ptrack(&["clean", "--yes"]);
+    }
+}
+
+/// The pids `status --json` reports (`detail: "pid N"`).
+fn pids(status: &Value) -> Vec<i32> {
+    status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["detail"].as_str()?.strip_prefix("pid ")?.parse().ok())
+        .collect()
+}
+
+/// Alive and not a zombie.
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| !matches!(state, 'Z' | 'X'))
+    })
+}
+
+async fn stored_ids(
+    client: &reqwest::Client,
+    events_url: &str,
+    component: &str,
+) -> BTreeSet<String> {
+    let Ok(response) = client
+        .get(format!("{events_url}/events"))
+        .query(&[("component_name", component), ("limit", "1000")])
+        .send()
+        .await
+    else {
+        return BTreeSet::new();
+    };
+    let rows: Value = response.json().await.unwrap_or(Value::Null);
+    rows.as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| Some(r["event_id"].as_str()?.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_status_down_up_clean() {
+    build_services();
+    let stack = Stack::new();
+    let offset = stack.offset.to_string();
+
+    // Up, with two processor replicas sharing three partitions.
+    let out = stack.ok(&["up", "--port-offset", &offset, "--scale", "processor=2"]);
+    assert!(out.contains(&format!("{}/track", stack.url(8000))), "{out}");
+
+    let status = stack.status();
+    assert_eq!(status["runtime"], "local");
+    let names: Vec<&str> = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "broker",
+            "postgres",
+            "processor-1",
+            "processor-2",
+            "events-api",
+            "collector"
+        ]
+    );
+    assert_eq!(status["all_healthy"], true, "{status:#}");
+    for service in status["services"].as_array().unwrap() {
+        assert_eq!(service["state"], "running", "{service}");
+    }
+    let first_pids = pids(&status);
+    assert_eq!(first_pids.len(), 6, "{status:#}");
+
+    // The two processors split the three partitions between them.
+    let mut partitions = Vec::new();
+    eventually(
+        Duration::from_secs(30),
+        "the partitions are assigned",
+        || {
+            let status = stack.status();
+            async move {
+                let mut all: Vec<i64> = status["services"]
+                    .as_array()?
+                    .iter()
+                    .filter(|s| s["service"] == "processor")
+                    .flat_map(|s| s["partitions"].as_array().cloned().unwrap_or_default())
+                    .filter_map(|p| p.as_i64())
+                    .collect();
+                all.sort();
+                (all == [0, 1, 2]).then_some(all)
+            }
+        },
+    )
+    .await
+    .map(|all| partitions = all)
+    .unwrap();
+    assert_eq!(partitions, [0, 1, 2]);
+
+    // A batch POSTed to the collector shows up in GET /events.
+    let client = reqwest::Client::new();
+    let component = format!("stack-local-{}", std::process::id());
+    let events: Vec<Value> = (0..20)
+        .map(|_| tracker_event("CLICK", &component))
+        .collect();
+    let sent: BTreeSet<String> = events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    let response = client
+        .post(format!("{}/track", stack.url(8000)))
+        .json(&json!({"events": events, "appName": "shop", "appVersion": "1.0.0"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{response:?}");
+    let events_url = stack.url(8001);
+    eventually(Duration::from_secs(30), "the events are stored", || {
+        let (client, events_url, component, sent) = (&client, &events_url, &component, &sent);
+        async move { (stored_ids(client, events_url, component).await == *sent).then_some(()) }
+    })
+    .await
+    .unwrap();
+
+    // Up again is harmless: the same processes keep running.
+    let again = stack.ptrack(&["up"]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+    assert_eq!(pids(&stack.status()), first_pids);
+
+    // Clean refuses without a terminal and without --yes.
+    let refused = stack.ptrack(&["clean"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    assert!(stack.data.exists());
+
+    // Down stops every process and keeps the data.
+    stack.ok(&["down"]);
+    for pid in &first_pids {
+        assert!(!alive(*pid), "pid {pid} still runs after down");
+    }
+    let status = stack.status();
+    for service in status["services"].as_array().unwrap() {
+        assert_eq!(service["state"], "stopped", "{service}");
+    }
+    assert!(stack.data.join("postgres").join("PG_VERSION").is_file());
+
+    // Up again (the remembered scale and ports) finds the events stored before.
+    stack.ok(&["up"]);
+    let status = stack.status();
+    assert_eq!(status["all_healthy"], true, "{status:#}");
+    assert_eq!(stored_ids(&client, &events_url, &component).await, sent);
+    let second_pids = pids(&status);
+
+    // Clean stops everything and deletes the data.
+    stack.ok(&["clean", "--yes"]);
+    assert!(!stack.data.exists());
+    for pid in second_pids.iter().chain(&first_pids) {
+        assert!(!alive(*pid), "pid {pid} still runs after clean");
+    }
+}
