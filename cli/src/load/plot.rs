@@ -330,14 +330,20 @@ pub fn svg(report: &Report) -> String {
         .chain(&report.curve_uncorrected)
         .map(|(_, ms)| *ms)
         .fold(0.001, f64::max);
+    // As many nines as the number of requests resolves; the maximum sits at the end.
+    let nines_max = (report.requests.max(1) as f64)
+        .log10()
+        .ceil()
+        .clamp(2.0, 6.0);
     let curve = Panel {
         top: TOP + 2.0 * (PANEL_H + GAP),
-        x_max: 6.0,
+        x_max: nines_max,
         y_max: nice_max(curve_max * 1.05),
     };
     frame(&mut out, &curve, "Latency by percentile", "ms");
     let ticks: Vec<(f64, String)> = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%"]
         .iter()
+        .take(nines_max as usize + 1)
         .enumerate()
         .map(|(i, label)| (i as f64, (*label).to_owned()))
         .collect();
