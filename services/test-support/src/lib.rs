@@ -63,7 +63,6 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let server = server_url();
         let name = self.name.clone();
-        let pool = self.pool.clone();
         // Drop runs outside async: use a thread with its own runtime.
         let _ = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -72,8 +71,9 @@ impl Drop for TestDatabase {
             else {
                 return;
             };
+            // WITH (FORCE) ends the test's own connections too; closing the pool here
+            // would wait on the test's runtime, which is blocked in this drop.
             runtime.block_on(async move {
-                pool.close().await;
                 if let Ok(mut admin) = PgConnection::connect(&server).await {
                     let _ = admin
                         .execute(AssertSqlSafe(format!(
