@@ -1,0 +1,216 @@
+//! The processor's insert rate against a raw `COPY` of the same rows, in one run.
+//!
+//! 1. Produces N tracker events to a fresh topic on an embedded broker.
+//! 2. Starts the processor (the library, in this process) on a fresh database and times
+//!    it from start until all N rows are in `user_events`: consume, decode, batch insert
+//!    and offset commits included.
+//! 3. COPYs the same N rows (prepared beforehand) into `user_events` of another fresh
+//!    database in one server-side COPY stream, and times that.
+//!
+//!   cargo run --release -p ptrack-bench --bin insert_vs_copy -- [N]
+//!
+//! Needs PostgreSQL at DATABASE_URL (`scripts/test --start` prints one).
+
+use std::{
+    fmt::Write as _,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use futures::future::try_join_all;
+use ptrack_common::{
+    config::Secret,
+    event::{EventMessage, Limits, ReceivedEvent},
+    kafka::KafkaSettings,
+};
+use ptrack_test_support::{TestBroker, TestDatabase, fresh_topic, tracker_event};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()
+        .context("N must be a number")?
+        .unwrap_or(200_000);
+    let broker = TestBroker::start().await?;
+    let topic = fresh_topic(&broker, 3).await?;
+    let payloads = messages(n);
+
+    let produce_started = Instant::now();
+    produce(&broker, &topic, &payloads).await?;
+    let produce_secs = produce_started.elapsed().as_secs_f64();
+    println!(
+        "produced      {n} events in {produce_secs:.2} s = {:.0} events/s",
+        n as f64 / produce_secs
+    );
+
+    let processor_db = TestDatabase::new().await?;
+    let processor_secs = time_processor(&broker, &topic, &processor_db, n).await?;
+    let processor_rate = n as f64 / processor_secs;
+    println!(
+        "processor     {n} rows in {processor_secs:.2} s = {processor_rate:.0} rows/s (consume + decode + insert + commit)"
+    );
+
+    let copy_db = TestDatabase::new().await?;
+    let copy_secs = time_copy(&copy_db, &payloads).await?;
+    let copy_rate = n as f64 / copy_secs;
+    println!(
+        "raw COPY      {n} rows in {copy_secs:.2} s = {copy_rate:.0} rows/s (one COPY stream, same table and indexes)"
+    );
+    println!(
+        "ratio         processor / COPY = {:.2} (target >= 0.70)",
+        processor_rate / copy_rate
+    );
+    Ok(())
+}
+
+/// N distinct tracker events, with the shape and sizes of the browser tracker's.
+fn messages(n: usize) -> Vec<(String, Vec<u8>)> {
+    let kinds = ["PAGE_VIEW", "HOVER_ENTER", "HOVER_LEAVE", "CLICK"];
+    (0..n)
+        .map(|i| {
+            let mut event = tracker_event(kinds[i % 4], &format!("Component{}", i % 40));
+            event["session_id"] = json!(format!("session-{}", i / 25));
+            let key = format!("session-{}", i / 25);
+            let message = EventMessage {
+                event,
+                app_name: Some("bench".into()),
+                app_version: Some("1.0.0".into()),
+                received_at: chrono::Utc::now().timestamp_millis(),
+            };
+            // A Value and plain strings always serialise.
+            (key, serde_json::to_vec(&message).expect("serialisable"))
+        })
+        .collect()
+}
+
+async fn produce(broker: &TestBroker, topic: &str, payloads: &[(String, Vec<u8>)]) -> Result<()> {
+    let producer: FutureProducer = broker
+        .client_config()
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    for chunk in payloads.chunks(10_000) {
+        let sends = chunk.iter().map(|(key, payload)| {
+            let producer = producer.clone();
+            async move {
+                producer
+                    .send(
+                        FutureRecord::to(topic).key(key).payload(payload),
+                        Duration::from_secs(30),
+                    )
+                    .await
+                    .map_err(|(err, _)| err)
+            }
+        });
+        try_join_all(sends).await?;
+    }
+    Ok(())
+}
+
+async fn time_processor(
+    broker: &TestBroker,
+    topic: &str,
+    db: &TestDatabase,
+    n: usize,
+) -> Result<f64> {
+    let config = ptrack_processor::Config {
+        addr: "127.0.0.1:0".parse()?,
+        kafka: KafkaSettings {
+            brokers: broker.bootstrap(),
+            topic: topic.to_owned(),
+            partitions: 3,
+            idempotence: true,
+        },
+        group_id: format!("bench-{topic}"),
+        database_url: Secret::new(db.url.clone()),
+        batch_size: 1000,
+        batch_timeout: Duration::from_millis(200),
+        db_max_connections: 4,
+        join_delay: Duration::ZERO,
+    };
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let started = Instant::now();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let processor = tokio::spawn(ptrack_processor::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    loop {
+        if db.count().await? as usize >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = stop.send(());
+    processor.await??;
+    Ok(elapsed)
+}
+
+/// COPY in PostgreSQL's text format; the rows are built before the clock starts.
+async fn time_copy(db: &TestDatabase, payloads: &[(String, Vec<u8>)]) -> Result<f64> {
+    let limits = Limits::default();
+    let mut data = String::new();
+    for (_, payload) in payloads {
+        let r = ReceivedEvent::decode(payload, &limits).map_err(anyhow::Error::msg)?;
+        let e = &r.event;
+        let ts = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap_or_default()
+                .to_rfc3339()
+        };
+        let fields = [
+            e.event_id.to_string(),
+            e.event_type.clone(),
+            e.location_type.as_str().to_owned(),
+            opt(&e.component_name),
+            opt(&e.page_path),
+            opt(&e.page_title),
+            ts(e.timestamp),
+            escape(&e.user_metadata.to_string()),
+            escape(&r.full_event_data.to_string()),
+            ts(r.received_at),
+            opt(&r.app_name),
+            opt(&r.app_version),
+            opt(&e.session_id),
+            opt(&e.anonymous_id),
+        ];
+        let _ = writeln!(data, "{}", fields.join("\t"));
+    }
+    let mut conn = db.pool.acquire().await?;
+    let started = Instant::now();
+    let mut copy = conn
+        .copy_in_raw(
+            r#"COPY user_events (event_id, event_type, location_type, component_name, page_path,
+                page_title, "timestamp", user_metadata, full_event_data, received_at, app_name,
+                app_version, session_id, anonymous_id) FROM STDIN"#,
+        )
+        .await?;
+    for chunk in data.as_bytes().chunks(1 << 20) {
+        copy.send(chunk).await?;
+    }
+    let rows = copy.finish().await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        rows as usize == payloads.len(),
+        "COPY stored {rows} rows of {}",
+        payloads.len()
+    );
+    Ok(elapsed)
+}
+
+fn opt(value: &Option<String>) -> String {
+    value.as_deref().map_or_else(|| "\\N".to_owned(), escape)
+}
+
+/// COPY text format: backslash, tab and newlines are escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+}
