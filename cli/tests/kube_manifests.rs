@@ -527,3 +527,194 @@ fn the_collector_autoscales_and_processors_stop_at_the_partition_count() {
         "kube/ and the stack description agree on the partition count"
     );
 }
+
+/// A stand-in for `kubectl` (no cluster runs here): it records each call's arguments,
+/// answers `get pods -o json` with two pods, and fails `rollout status` for the workload
+/// named in `FAKE_KUBECTL_FAIL_ROLLOUT`.
+const FAKE_KUBECTL: &str = r#"#!/bin/bash
+printf '%s\n' "$*" >>"$FAKE_KUBECTL_LOG"
+case "$*" in
+  *"get pods"*)
+    cat <<'JSON'
+{"items": [
+  {"metadata": {"name": "broker-0", "labels": {"app.kubernetes.io/name": "broker"}},
+   "status": {"phase": "Running", "podIP": "10.1.0.7", "startTime": "2026-01-01T00:00:00Z",
+              "conditions": [{"type": "Ready", "status": "True"}]}},
+  {"metadata": {"name": "collector-5d9f-x2x", "labels": {"app.kubernetes.io/name": "collector"}},
+   "status": {"phase": "Running", "podIP": "10.1.0.9",
+              "conditions": [{"type": "Ready", "status": "False"}]}}
+]}
+JSON
+    ;;
+  *"rollout status"*)
+    if [ -n "${FAKE_KUBECTL_FAIL_ROLLOUT:-}" ] && [[ "$*" == *"$FAKE_KUBECTL_FAIL_ROLLOUT"* ]]; then
+      echo "error: timed out waiting for the condition" >&2
+      exit 1
+    fi
+    ;;
+  *" logs "*) echo "collector log line" ;;
+esac
+"#;
+
+struct FakeKubectl {
+    dir: tempfile::TempDir,
+}
+
+impl FakeKubectl {
+    fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let kubectl = bin.join("kubectl");
+        std::fs::write(&kubectl, FAKE_KUBECTL).unwrap();
+        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Self { dir }
+    }
+
+    fn ptrack(&self, args: &[&str], fail_rollout: Option<&str>) -> std::process::Output {
+        let path = format!(
+            "{}:{}",
+            self.dir.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ptrack"));
+        command
+            .args(args)
+            .current_dir(workspace())
+            .env("PATH", path)
+            .env("PTRACK_DATA_DIR", self.dir.path().join("data"))
+            .env("FAKE_KUBECTL_LOG", self.dir.path().join("calls"))
+            .env_remove("PTRACK_KUBECTL")
+            .env_remove("PTRACK_KUBE_DIR")
+            .env_remove("PTRACK_RUNTIME")
+            .env_remove("DATABASE_URL")
+            .stdin(std::process::Stdio::null());
+        if let Some(workload) = fail_rollout {
+            command.env("FAKE_KUBECTL_FAIL_ROLLOUT", workload);
+        }
+        let output = command.output().expect("running ptrack");
+        eprintln!(
+            "$ ptrack {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// The kubectl calls since the last look.
+    fn calls(&self) -> Vec<String> {
+        let path = self.dir.path().join("calls");
+        let calls = std::fs::read_to_string(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        calls.lines().map(str::to_owned).collect()
+    }
+}
+
+#[test]
+fn ptrack_drives_kubectl() {
+    let kubectl = FakeKubectl::new();
+    let up = kubectl.ptrack(&["up", "--runtime", "kube", "--scale", "processor=2"], None);
+    assert!(up.status.success());
+    let calls = kubectl.calls();
+    let apply = calls
+        .iter()
+        .position(|c| c.starts_with("apply -k "))
+        .expect("kubectl apply -k");
+    assert!(
+        Path::new(calls[apply].trim_start_matches("apply -k "))
+            .join("kustomization.yaml")
+            .is_file(),
+        "applies the kube/ folder: {}",
+        calls[apply]
+    );
+    let rest: Vec<&str> = calls[apply + 1..].iter().map(String::as_str).collect();
+    assert_eq!(
+        rest,
+        [
+            "-n ptrack scale deployment/processor --replicas 2",
+            r#"-n ptrack patch hpa/processor --type merge -p {"spec":{"minReplicas":2}}"#,
+            "-n ptrack rollout status statefulset/broker --timeout=300s",
+            "-n ptrack rollout status statefulset/postgres --timeout=300s",
+            "-n ptrack rollout status deployment/processor --timeout=300s",
+            "-n ptrack rollout status deployment/events-api --timeout=300s",
+            "-n ptrack rollout status deployment/collector --timeout=300s",
+        ]
+    );
+
+    // The runtime is remembered: status, down and clean need no --runtime.
+    let status = kubectl.ptrack(&["status", "--json"], None);
+    assert!(status.status.success());
+    assert_eq!(
+        kubectl.calls(),
+        ["-n ptrack get pods -l app.kubernetes.io/part-of=ptrack -o json"]
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["runtime"], "kube");
+    assert_eq!(
+        status["all_healthy"], false,
+        "the collector pod is not ready"
+    );
+    let pods: Vec<(&str, &str, &str)> = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap(),
+                s["health"].as_str().unwrap(),
+                s["address"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pods,
+        [
+            ("broker-0", "healthy", "10.1.0.7:9092"),
+            ("collector-5d9f-x2x", "unhealthy", "10.1.0.9:8000")
+        ]
+    );
+
+    let logs = kubectl.ptrack(&["logs", "collector", "--tail", "5"], None);
+    assert!(logs.status.success());
+    assert_eq!(
+        kubectl.calls(),
+        ["-n ptrack logs -l app.kubernetes.io/name=collector --tail=5"]
+    );
+    assert!(String::from_utf8_lossy(&logs.stdout).contains("collector | collector log line"));
+
+    assert!(kubectl.ptrack(&["down"], None).status.success());
+    assert_eq!(
+        kubectl.calls(),
+        ["-n ptrack scale deployment,statefulset --all --replicas=0"],
+        "down keeps the namespace and its volume claims"
+    );
+
+    assert!(kubectl.ptrack(&["clean", "--yes"], None).status.success());
+    let calls = kubectl.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].starts_with("delete -k ") && calls[0].ends_with(" --ignore-not-found"));
+}
+
+#[test]
+fn a_rollout_that_fails_names_the_service_and_shows_its_log() {
+    let kubectl = FakeKubectl::new();
+    let up = kubectl.ptrack(&["up", "--runtime", "kube"], Some("deployment/collector"));
+    assert!(!up.status.success());
+    let stderr = String::from_utf8_lossy(&up.stderr);
+    assert!(
+        stderr.contains("collector did not become ready"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("collector log line"), "{stderr}");
+    assert!(
+        stderr.contains("kubectl -n ptrack describe deployment/collector"),
+        "{stderr}"
+    );
+    let calls = kubectl.calls();
+    assert!(
+        !calls.iter().any(|c| c.contains(" scale ")),
+        "nothing is scaled without --scale: {calls:?}"
+    );
+}

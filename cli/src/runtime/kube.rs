@@ -171,14 +171,15 @@ impl Runtime for Kube {
         progress.note(&format!("kubectl apply -k {}", self.manifests()));
         self.kubectl(&["apply", "-k", &self.manifests()]).await?;
 
-        for service in stack.services.iter().filter(|s| s.scalable) {
-            let replicas = service.replicas.to_string();
-            let target = workload(service.name);
+        // Only what `--scale` asked for: the others keep kube/'s replicas and autoscalers.
+        for (&name, &replicas) in &self.context.state.scale {
+            let replicas = replicas.to_string();
+            let target = workload(name);
             self.kubectl(&["-n", NAMESPACE, "scale", &target, "--replicas", &replicas])
                 .await?;
             // The autoscaler would bring the replicas back to its own floor.
             let patch = format!(r#"{{"spec":{{"minReplicas":{replicas}}}}}"#);
-            let hpa = format!("hpa/{}", service.name);
+            let hpa = format!("hpa/{name}");
             self.kubectl(&[
                 "-n", NAMESPACE, "patch", &hpa, "--type", "merge", "-p", &patch,
             ])

@@ -1,0 +1,282 @@
+//! `ptrack up | status | down | up | clean` with the docker runtime, against a real
+//! dockerd: the same sequence as the local test (stack_local.rs).
+//!
+//! No registry is reachable here, so `scripts/docker-test-images` builds local images
+//! (a debootstrap Debian base, PostgreSQL 15 from Debian, and the host-built binaries;
+//! the broker is tansu via `ptrack broker`) and the image settings point at them. The
+//! test runs it (it skips what is already built). Everything the test makes carries its
+//! own project label and shifted host ports, so it never meets a developer's stack.
+//!
+//! Needs a running dockerd (scripts/test starts one). Set `PTRACK_SKIP_DOCKER_TESTS=1` to
+//! skip it on a machine without Docker; it then says so rather than passing silently.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::Duration,
+};
+
+use ptrack_test_support::{eventually, tracker_event};
+use serde_json::{Value, json};
+
+const PTRACK: &str = env!("CARGO_BIN_EXE_ptrack");
+
+/// Runs scripts/docker-test-images; the `NAME=VALUE` lines it prints are the images.
+fn test_images() -> BTreeMap<String, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/docker-test-images");
+    let output = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running scripts/docker-test-images");
+    assert!(
+        output.status.success(),
+        "scripts/docker-test-images failed (is dockerd running? scripts/test starts it)"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// A host port offset that leaves the stack's published ports free.
+fn free_port_offset() -> u16 {
+    let base = 21_000 + (std::process::id() % 200) as u16 * 100;
+    (0..100)
+        .map(|i| (base + i * 37) % 30_000 + 15_000)
+        .find(|offset| {
+            [5432, 8000, 8001, 8002]
+                .iter()
+                .all(|port| TcpListener::bind(("127.0.0.1", port + offset)).is_ok())
+        })
+        .expect("a free set of ports")
+}
+
+struct Stack {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    offset: u16,
+    project: String,
+    images: BTreeMap<String, String>,
+}
+
+impl Stack {
+    fn new(images: BTreeMap<String, String>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Self {
+            _dir: dir,
+            data,
+            offset: free_port_offset(),
+            project: format!("ptrack-test-{}", std::process::id()),
+            images,
+        }
+    }
+
+    fn ptrack(&self, args: &[&str]) -> Output {
+        let output = Command::new(PTRACK)
+            .args(args)
+            .env("PTRACK_DATA_DIR", &self.data)
+            .env("PTRACK_DOCKER_PROJECT", &self.project)
+            // The broker image is tansu (see shared/BROKER.md on idempotence).
+            .env("PTRACK_KAFKA_IDEMPOTENCE", "false")
+            .envs(&self.images)
+            .env_remove("DATABASE_URL")
+            .env_remove("PTRACK_RUNTIME")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running ptrack");
+        eprintln!(
+            "$ ptrack {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.ptrack(args);
+        assert!(output.status.success(), "ptrack {} failed", args.join(" "));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn status(&self) -> Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status --json is JSON")
+    }
+
+    fn url(&self, port: u16) -> String {
+        format!("http://127.0.0.1:{}", port + self.offset)
+    }
+
+    /// What Docker holds with this stack's label: containers, volumes, networks.
+    fn docker_objects(&self, kind: &str) -> Vec<String> {
+        let filter = format!("label=dev.ptrack.stack={}", self.project);
+        let args: Vec<&str> = match kind {
+            "container" => vec!["ps", "-a", "-q", "--filter", &filter],
+            "volume" => vec!["volume", "ls", "-q", "--filter", &filter],
+            "network" => vec!["network", "ls", "-q", "--filter", &filter],
+            _ => unreachable!(),
+        };
+        let output = Command::new("docker")
+            .args(&args)
+            .output()
+            .expect("docker CLI");
+        assert!(output.status.success(), "docker {}", args.join(" "));
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // Whatever happened, nothing of the test outlives it.
+        let _ = self.ptrack(&["clean", "--yes"]);
+    }
+}
+
+async fn stored_ids(
+    client: &reqwest::Client,
+    events_url: &str,
+    component: &str,
+) -> BTreeSet<String> {
+    let Ok(response) = client
+        .get(format!("{events_url}/events"))
+        .query(&[("component_name", component), ("limit", "1000")])
+        .send()
+        .await
+    else {
+        return BTreeSet::new();
+    };
+    let rows: Value = response.json().await.unwrap_or(Value::Null);
+    rows.as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| Some(r["event_id"].as_str()?.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_status_down_up_clean_on_docker() {
+    if std::env::var_os("PTRACK_SKIP_DOCKER_TESTS").is_some() {
+        eprintln!("SKIPPED: PTRACK_SKIP_DOCKER_TESTS is set; the docker runtime is not tested");
+        return;
+    }
+    let stack = Stack::new(test_images());
+    let offset = stack.offset.to_string();
+
+    let out = stack.ok(&[
+        "up",
+        "--runtime",
+        "docker",
+        "--port-offset",
+        &offset,
+        "--scale",
+        "processor=2",
+    ]);
+    assert!(out.contains(&format!("{}/track", stack.url(8000))), "{out}");
+    assert_eq!(stack.docker_objects("container").len(), 6);
+    assert_eq!(stack.docker_objects("volume").len(), 2);
+    assert_eq!(stack.docker_objects("network").len(), 1);
+
+    let status = stack.status();
+    assert_eq!(status["runtime"], "docker");
+    let names: Vec<&str> = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "broker",
+            "postgres",
+            "processor-1",
+            "processor-2",
+            "events-api",
+            "collector"
+        ]
+    );
+    assert_eq!(status["all_healthy"], true, "{status:#}");
+
+    // The two processor containers split the three partitions.
+    eventually(
+        Duration::from_secs(30),
+        "the partitions are assigned",
+        || {
+            let status = stack.status();
+            async move {
+                let mut all: Vec<i64> = status["services"]
+                    .as_array()?
+                    .iter()
+                    .filter(|s| s["service"] == "processor")
+                    .flat_map(|s| s["partitions"].as_array().cloned().unwrap_or_default())
+                    .filter_map(|p| p.as_i64())
+                    .collect();
+                all.sort();
+                (all == [0, 1, 2]).then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+
+    // A batch POSTed to the collector shows up in GET /events.
+    let client = reqwest::Client::new();
+    let component = format!("stack-docker-{}", std::process::id());
+    let events: Vec<Value> = (0..20)
+        .map(|_| tracker_event("CLICK", &component))
+        .collect();
+    let sent: BTreeSet<String> = events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    let response = client
+        .post(format!("{}/track", stack.url(8000)))
+        .json(&json!({"events": events, "appName": "shop", "appVersion": "1.0.0"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{response:?}");
+    let events_url = stack.url(8001);
+    eventually(Duration::from_secs(60), "the events are stored", || {
+        let (client, events_url, component, sent) = (&client, &events_url, &component, &sent);
+        async move { (stored_ids(client, events_url, component).await == *sent).then_some(()) }
+    })
+    .await
+    .unwrap();
+
+    // Up again is harmless: the same containers keep running.
+    let containers = stack.docker_objects("container");
+    let again = stack.ptrack(&["up"]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+    assert_eq!(stack.docker_objects("container"), containers);
+
+    // Down removes the containers and the network, and keeps the volumes (the data).
+    stack.ok(&["down"]);
+    assert!(stack.docker_objects("container").is_empty());
+    assert!(stack.docker_objects("network").is_empty());
+    assert_eq!(stack.docker_objects("volume").len(), 2);
+    for service in stack.status()["services"].as_array().unwrap() {
+        assert_eq!(service["state"], "stopped", "{service}");
+    }
+
+    // Up again (remembered runtime, scale and ports) finds the events stored before.
+    stack.ok(&["up"]);
+    assert_eq!(stack.status()["all_healthy"], true);
+    assert_eq!(stored_ids(&client, &events_url, &component).await, sent);
+
+    // Clean removes everything the stack made, volumes included.
+    stack.ok(&["clean", "--yes"]);
+    assert!(stack.docker_objects("container").is_empty());
+    assert!(stack.docker_objects("volume").is_empty());
+    assert!(stack.docker_objects("network").is_empty());
+}
