@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The pipeline's speed and memory targets, measured in one run (not tests; figures go to
+# bench/RESULTS.md by hand):
+#
+# 1. end to end: `ptrack load --rps $E2E_RPS --events-per-request 10 --duration $E2E_DURATION
+#    --verify` through collector → broker → processor → PostgreSQL; zero loss expected.
+#    CPU per process over the run (from /proc: utime+stime) names the bottleneck.
+# 2. collector latency: `ptrack load --rps $LAT_RPS --events-per-request 10` (p99 target
+#    < 10 ms), peak RSS (VmHWM) of the collector (< 64 MiB) and processor (< 128 MiB).
+# 3. the processor against a raw COPY of the same rows (bench/src/bin/insert_vs_copy.rs).
+#
+#   bench/pipeline.sh [e2e|latency|copy|all]
+#
+# Needs PostgreSQL at $DATABASE_URL (`eval "$(scripts/test --start)"` starts one), jq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WHAT="${1:-all}"
+E2E_RPS="${E2E_RPS:-2000}"
+E2E_DURATION="${E2E_DURATION:-60s}"
+LAT_RPS="${LAT_RPS:-5000}"
+LAT_DURATION="${LAT_DURATION:-60s}"
+COPY_ROWS="${COPY_ROWS:-200000}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ptrack/target}"
+BIN="$CARGO_TARGET_DIR/release"
+WORK="$(mktemp -d /tmp/ptrack-pipeline.XXXXXX)"
+: "${DATABASE_URL:?set DATABASE_URL, e.g. eval \"\$(scripts/test --start)\"}"
+PSQL="${PG_BIN:-/usr/lib/postgresql/15/bin}/psql"
+PIDS=()
+DBS=()
+
+step() { printf '\n==> %s\n' "$*"; }
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for db in "${DBS[@]}"; do "$PSQL" "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1 after 30 s; see the logs in $WORK" >&2
+  exit 1
+}
+# CPU seconds (user+sys) a process has used so far.
+cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU seconds of every PostgreSQL backend of our server (children of the postmaster).
+pg_cpu_secs() {
+  local total=0 pid
+  for pid in $(pgrep -f "postgres" || true); do total=$(echo "$total + $(cpu_secs "$pid")" | bc); done
+  echo "$total"
+}
+peak_rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+step "cargo build --release (ptrack, collector, processor, bench)"
+cargo build --release -q -p ptrack -p ptrack-collector -p ptrack-processor -p ptrack-bench
+
+start_stack() {
+  local db="ptrack_pipeline_$$_$1"
+  "$PSQL" "$DATABASE_URL" -qc "CREATE DATABASE $db" >/dev/null
+  DBS+=("$db")
+  DB_URL="${DATABASE_URL%/*}/$db"
+  local kafka processor
+  kafka="$(free_port)"; COLLECTOR_PORT="$(free_port)"; processor="$(free_port)"
+  "$BIN/ptrack" broker --addr "127.0.0.1:$kafka" --data "$WORK/$1-broker.db" >"$WORK/$1-broker.log" 2>&1 &
+  BROKER_PID=$!; PIDS+=($!)
+  wait_port "$kafka"
+  export KAFKA_BROKERS="127.0.0.1:$kafka" KAFKA_TOPIC="bench-events"
+  DATABASE_URL="$DB_URL" PROCESSOR_ADDR="127.0.0.1:$processor" "$BIN/ptrack-processor" >"$WORK/$1-processor.log" 2>&1 &
+  PROCESSOR_PID=$!; PIDS+=($!)
+  COLLECTOR_ADDR="127.0.0.1:$COLLECTOR_PORT" "$BIN/ptrack-collector" >"$WORK/$1-collector.log" 2>&1 &
+  COLLECTOR_PID=$!; PIDS+=($!)
+  wait_port "$COLLECTOR_PORT"
+  wait_port "$processor"
+  # The topic exists once the collector is ready.
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$COLLECTOR_PORT/ready" >/dev/null && break; sleep 0.1; done
+}
+
+run_load() { # name rps duration
+  local name=$1 before_b before_c before_p before_pg after_b after_c after_p after_pg
+  before_b=$(cpu_secs "$BROKER_PID"); before_c=$(cpu_secs "$COLLECTOR_PID")
+  before_p=$(cpu_secs "$PROCESSOR_PID"); before_pg=$(pg_cpu_secs)
+  /usr/bin/time -f '%U %S %e' -o "$WORK/$name.time" \
+    "$BIN/ptrack" load --target "http://127.0.0.1:$COLLECTOR_PORT" --rps "$2" --duration "$3" \
+    --events-per-request 10 --seed 7 --verify --database-url "$DB_URL" --verify-timeout 300s \
+    --json >"$WORK/$name.json" || echo "(ptrack load exited with $?)"
+  after_b=$(cpu_secs "$BROKER_PID"); after_c=$(cpu_secs "$COLLECTOR_PID")
+  after_p=$(cpu_secs "$PROCESSOR_PID"); after_pg=$(pg_cpu_secs)
+  local wall; wall=$(awk '{print $3}' "$WORK/$name.time")
+  jq -r '"target \(.target_rps) req/s, sent \(.sent_rps|floor) req/s = \(.sent_rps*10|floor) events/s; accepted \(.events_accepted) of \(.events_sent) events",
+         "collector latency ms (corrected): p50 \(.latency_ms.corrected.p50) p90 \(.latency_ms.corrected.p90) p99 \(.latency_ms.corrected.p99) p99.9 \(.latency_ms.corrected.p99_9) max \(.latency_ms.corrected.max)",
+         "uncorrected ms: p50 \(.latency_ms.uncorrected.p50) p99 \(.latency_ms.uncorrected.p99)",
+         (if .verify then "verify: \(.verify.expected) accepted, \(.verify.found) stored, \(.verify.lost) lost, \(.verify.duplicated) duplicated; received→stored p99 \(.verify.pipeline_ms.p99) ms" else "verify: -" end)' \
+    "$WORK/$name.json"
+  echo "CPU over the run and the drain ($wall s wall, 2 cores = 200%):"
+  for row in "broker $before_b $after_b" "collector $before_c $after_c" "processor $before_p $after_p" "postgres $before_pg $after_pg"; do
+    set -- $row
+    awk -v n="$1" -v a="$2" -v b="$3" -v w="$wall" 'BEGIN { printf "  %-10s %6.1f s  %5.0f%%\n", n, b - a, 100 * (b - a) / w }'
+  done
+  awk '{ printf "  %-10s %6.1f s  %5.0f%%\n", "ptrack load", $1 + $2, 100 * ($1 + $2) / $3 }' "$WORK/$name.time"
+  echo "peak RSS: collector $(peak_rss_mib "$COLLECTOR_PID") MiB, processor $(peak_rss_mib "$PROCESSOR_PID") MiB"
+}
+
+if [ "$WHAT" = e2e ] || [ "$WHAT" = all ]; then
+  step "end to end: $E2E_RPS requests/s of 10 events for $E2E_DURATION, --verify"
+  start_stack e2e
+  run_load e2e "$E2E_RPS" "$E2E_DURATION"
+  for pid in "$COLLECTOR_PID" "$PROCESSOR_PID" "$BROKER_PID"; do kill "$pid"; done
+fi
+if [ "$WHAT" = latency ] || [ "$WHAT" = all ]; then
+  step "collector: $LAT_RPS requests/s of 10 events for $LAT_DURATION"
+  start_stack latency
+  run_load latency "$LAT_RPS" "$LAT_DURATION"
+  for pid in "$COLLECTOR_PID" "$PROCESSOR_PID" "$BROKER_PID"; do kill "$pid"; done
+fi
+if [ "$WHAT" = copy ] || [ "$WHAT" = all ]; then
+  step "processor vs raw COPY, $COPY_ROWS rows"
+  "$BIN/insert_vs_copy" "$COPY_ROWS"
+fi
+echo "logs and JSON reports: $WORK"
