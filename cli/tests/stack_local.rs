@@ -49,8 +49,9 @@ fn build_services() {
 
 /// An offset that leaves every port of the stack free (broker, postgres, services, and
 /// a second processor replica).
-fn free_port_offset() -> u16 {
-    let base = 20_000 + (std::process::id() % 200) as u16 * 100;
+/// `salt` keeps the tests of this file (which run at the same time) apart.
+fn free_port_offset(salt: u16) -> u16 {
+    let base = 20_000 + (std::process::id() % 200) as u16 * 100 + salt * 1_000;
     (0..100)
         .map(|i| (base + i * 37) % 30_000 + 15_000)
         .find(|offset| {
@@ -68,23 +69,31 @@ struct Stack {
 }
 
 impl Stack {
-    fn new() -> Self {
+    fn new(salt: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         Self {
             _dir: dir,
             data,
-            offset: free_port_offset(),
+            offset: free_port_offset(salt),
         }
     }
 
     fn ptrack(&self, args: &[&str]) -> Output {
+        self.ptrack_with(args, &[])
+    }
+
+    fn ptrack_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let output = Command::new(PTRACK)
             .args(args)
+            .envs(env.iter().copied())
             .env("PTRACK_DATA_DIR", &self.data)
             // The private cluster, not the test PostgreSQL that DATABASE_URL names.
             .env_remove("DATABASE_URL")
             .env_remove("PTRACK_RUNTIME")
+            // A backtrace would push a failing service's error out of the log tail.
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE")
             .stdin(Stdio::null())
             .output()
             .expect("running ptrack");
@@ -164,7 +173,7 @@ async fn stored_ids(
 #[tokio::test(flavor = "multi_thread")]
 async fn up_status_down_up_clean() {
     build_services();
-    let stack = Stack::new();
+    let stack = Stack::new(0);
     let offset = stack.offset.to_string();
 
     // Up, with two processor replicas sharing three partitions.
@@ -282,5 +291,41 @@ async fn up_status_down_up_clean() {
     assert!(!stack.data.exists());
     for pid in second_pids.iter().chain(&first_pids) {
         assert!(!alive(*pid), "pid {pid} still runs after clean");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_names_the_service_and_shows_its_log() {
+    build_services();
+    let stack = Stack::new(1);
+    let offset = stack.offset.to_string();
+
+    // Another program holds the broker's port: nothing can start.
+    let squatter = TcpListener::bind(("127.0.0.1", 9092 + stack.offset)).unwrap();
+    let out = stack.ptrack(&["up", "--port-offset", &offset, "--timeout", "30"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broker is not ready"), "{err}");
+    assert!(
+        err.contains("already in use") && err.contains("--port-offset"),
+        "{err}"
+    );
+    drop(squatter);
+
+    // The processor refuses its configuration and exits: up says so, with its log.
+    let out = stack.ptrack_with(&["up", "--timeout", "30"], &[("BATCH_SIZE", "0")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("processor is not ready"), "{err}");
+    assert!(err.contains("exited"), "{err}");
+    assert!(err.contains("BATCH_SIZE"), "the log tail is shown: {err}");
+
+    // What did start (broker, PostgreSQL, collector) is stopped by clean.
+    let status = stack.status();
+    let started = pids(&status);
+    assert!(started.len() >= 2, "{status:#}");
+    stack.ok(&["clean", "--yes"]);
+    for pid in started {
+        assert!(!alive(pid), "pid {pid} still runs after clean");
     }
 }

@@ -203,7 +203,18 @@ pub fn tail(path: &Path, lines: usize) -> String {
     if all.is_empty() {
         return format!("({} is empty)", path.display());
     }
-    all[start..].join("\n")
+    // A backtrace (RUST_BACKTRACE=1) can push the error itself out of the window: keep
+    // the last error line in view.
+    let is_error = |line: &&str| {
+        line.starts_with("Error:") || line.contains("panicked at") || line.contains(" ERROR ")
+    };
+    let shown = all[start..].join("\n");
+    match all[..start].iter().rposition(|l| is_error(l)) {
+        Some(at) if !all[start..].iter().any(is_error) => {
+            format!("{}\n[...]\n{shown}", all[at])
+        }
+        _ => shown,
+    }
 }
 
 /// Looks for `name` next to the running `ptrack`, then on PATH.
@@ -257,5 +268,14 @@ mod tests {
         std::fs::write(&log, "a\nb\nc\n").unwrap();
         assert_eq!(tail(&log, 2), "b\nc");
         assert!(tail(&dir.path().join("none"), 2).contains("no log"));
+        std::fs::write(
+            &log,
+            "start\nError: BATCH_SIZE=0\nframe 1\nframe 2\nframe 3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            tail(&log, 2),
+            "Error: BATCH_SIZE=0\n[...]\nframe 2\nframe 3"
+        );
     }
 }
