@@ -31,7 +31,7 @@ pub struct DataDirArgs {
 Examples:
   ptrack up                                   the local stack, no Docker needed
   ptrack up --scale processor=3 --partitions 6
-  ptrack up --runtime docker
+  ptrack up --runtime docker --build          build the project's images, then start
   ptrack up --port-offset 1000                beside another stack (collector on 9000)
 
 Running `up` again is harmless: what runs is left alone, and the runtime, partitions,
@@ -58,6 +58,10 @@ pub struct UpArgs {
     /// How long to wait for every service to be ready before giving up.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Docker runtime: first build the project's images (collector, processor, events-api)
+    /// from the Dockerfile of the checkout ptrack runs in, showing the build output.
+    #[arg(long)]
+    pub build: bool,
     #[command(flatten)]
     pub data: DataDirArgs,
 }
@@ -112,6 +116,11 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         AnyRuntime::Local(mut local) => {
             local.timeout = Duration::from_secs(args.timeout);
             AnyRuntime::Local(local)
+        }
+        AnyRuntime::Docker(mut docker) => {
+            docker.timeout = Duration::from_secs(args.timeout);
+            docker.build = args.build;
+            AnyRuntime::Docker(docker)
         }
         other => other,
     };

@@ -274,7 +274,12 @@ impl Docker {
                     }
                     Err(err) => {
                         progress.failed(name, "build failed");
-                        bail!("building {tag} failed: {err}");
+                        bail!(
+                            "building {tag} failed: {err}. The Dockerfile's base images \
+                             (rust:1-bookworm, debian:bookworm-slim) come from Docker Hub: check \
+                             the network, or set PTRACK_IMAGE_{} to an image you have",
+                            name.to_uppercase().replace('-', "_")
+                        );
                     }
                 }
             }
