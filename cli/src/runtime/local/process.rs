@@ -209,7 +209,7 @@ pub fn tail(path: &Path, lines: usize) -> String {
         line.starts_with("Error:") || line.contains("panicked at") || line.contains(" ERROR ")
     };
     let shown = all[start..].join("\n");
-    match all[..start].iter().rposition(|l| is_error(l)) {
+    match all[..start].iter().rposition(is_error) {
         Some(at) if !all[start..].iter().any(is_error) => {
             format!("{}\n[...]\n{shown}", all[at])
         }
