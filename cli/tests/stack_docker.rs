@@ -253,6 +253,18 @@ async fn up_status_down_up_clean_on_docker() {
     .await
     .unwrap();
 
+    // Logs come prefixed by replica: both processors, and only them.
+    let logs = stack.ok(&["logs", "processor", "--tail", "3"]);
+    assert!(
+        logs.lines().any(|l| l.starts_with("processor-1 | ")),
+        "{logs}"
+    );
+    assert!(
+        logs.lines().any(|l| l.starts_with("processor-2 | ")),
+        "{logs}"
+    );
+    assert!(logs.lines().all(|l| l.starts_with("processor-")), "{logs}");
+
     // Up again is harmless: the same containers keep running.
     let containers = stack.docker_objects("container");
     let again = stack.ptrack(&["up"]);

@@ -760,7 +760,22 @@ impl Runtime for Docker {
                 let mut logs = engine.logs(&container, Some(options));
                 let mut pending = String::new();
                 while let Some(chunk) = logs.next().await {
-                    let Ok(chunk) = chunk else { break };
+                    let chunk = match chunk {
+                        Ok(chunk) => chunk,
+                        Err(err) => {
+                            let why = match err {
+                                bollard::errors::Error::DockerResponseServerError {
+                                    status_code: 404,
+                                    ..
+                                } => {
+                                    "no container (is the stack up? see `ptrack status`)".to_owned()
+                                }
+                                other => other.to_string(),
+                            };
+                            print_log_line(&replica, width, &format!("[{why}]"));
+                            break;
+                        }
+                    };
                     pending.push_str(&chunk.to_string());
                     while let Some(end) = pending.find('\n') {
                         let line: String = pending.drain(..=end).collect();
