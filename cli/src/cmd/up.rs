@@ -89,12 +89,33 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
     for s in &args.scale {
         scale.insert(s.service, s.replicas);
     }
+    let mut partitions = args.partitions.unwrap_or(3);
+    if let Some(previous) = &previous {
+        if args
+            .partitions
+            .is_some_and(|asked| asked != previous.partitions)
+        {
+            eprintln!(
+                "note: the topic keeps the {} partitions it was made with; to change them, \
+                 `ptrack clean` first (that deletes the events)",
+                previous.partitions
+            );
+        }
+        partitions = previous.partitions;
+        if let Some(asked) = args.port_offset
+            && asked != previous.port_offset
+            && still_running(&args.data.data_dir).await
+        {
+            bail!(
+                "the stack runs with --port-offset {}: stop it with `ptrack down` before moving \
+                 it to --port-offset {asked}",
+                previous.port_offset
+            );
+        }
+    }
     let state = State {
         runtime: runtime_kind,
-        partitions: args
-            .partitions
-            .or(previous.as_ref().map(|p| p.partitions))
-            .unwrap_or(3),
+        partitions,
         scale,
         port_offset: args
             .port_offset

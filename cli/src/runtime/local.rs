@@ -342,13 +342,20 @@ impl Local {
 
     fn failure(&self, replica: &Replica, why: &str) -> anyhow::Error {
         let log = self.log_file(&replica.name);
+        let tail = if log.exists() {
+            format!(
+                "\n--- last lines of {} ---\n{}\n---",
+                log.display(),
+                process::tail(&log, TAIL_ON_FAILURE)
+            )
+        } else {
+            String::new()
+        };
         anyhow!(
-            "{} is not ready: {why}\n--- last lines of {} ---\n{}\n---\n\
+            "{} is not ready: {why}{tail}\n\
              The rest of the stack is left as it is: see `ptrack status`, `ptrack logs {}`, \
              and stop it with `ptrack down`.",
             replica.name,
-            log.display(),
-            process::tail(&log, TAIL_ON_FAILURE),
             replica.name,
         )
     }
