@@ -177,3 +177,43 @@ fn the_broker_is_kafka_in_kraft_mode() {
     assert!(scalar(&broker["image"]).starts_with("apache/kafka:"));
     assert!(scalar(&broker["environment"]["KAFKA_PROCESS_ROLES"]).contains("controller"));
 }
+
+/// The Dockerfile has one target per project service, named like the service, that runs
+/// the service's binary and exposes its port: what compose.yaml's `build.target` and
+/// `ptrack up --build` build.
+#[test]
+fn the_dockerfile_has_a_target_per_project_service() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../Dockerfile");
+    let dockerfile = std::fs::read_to_string(path).expect("a Dockerfile at the workspace root");
+    let stack = Stack::default();
+    for service in stack.services.iter().filter(|s| s.binary.is_some()) {
+        let name = service.name.as_str();
+        let binary = service.binary.unwrap();
+        let stage: Vec<&str> = dockerfile
+            .split("\nFROM ")
+            .find(|stage| {
+                stage
+                    .lines()
+                    .next()
+                    .is_some_and(|l| l.ends_with(&format!(" AS {name}")))
+            })
+            .unwrap_or_else(|| panic!("the Dockerfile has no `FROM ... AS {name}` stage"))
+            .lines()
+            .collect();
+        assert!(
+            stage.contains(&format!("ENTRYPOINT [\"{binary}\"]").as_str()),
+            "the {name} target runs {binary}"
+        );
+        assert!(
+            stage.contains(&format!("EXPOSE {}", service.port).as_str()),
+            "the {name} target exposes {}",
+            service.port
+        );
+        assert!(
+            stage
+                .iter()
+                .any(|l| l.starts_with("COPY --from=build") && l.contains(binary)),
+            "the {name} target copies {binary} from the build stage"
+        );
+    }
+}
