@@ -74,7 +74,7 @@ fn print_table(statuses: &[ReplicaStatus]) {
                     .as_ref()
                     .map(|p| {
                         if p.is_empty() {
-                            "none (idle)".to_owned()
+                            "none".to_owned()
                         } else {
                             let list: Vec<String> = p.iter().map(i32::to_string).collect();
                             format!("{} lag {}", list.join(","), s.lag.unwrap_or(0))

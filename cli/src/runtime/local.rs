@@ -310,22 +310,9 @@ impl Local {
                 }
             }
             ServiceName::Postgres => match self.external_database() {
-                Some(url) => {
-                    use sqlx::Connection;
-                    match tokio::time::timeout(
-                        Duration::from_secs(3),
-                        sqlx::PgConnection::connect(url),
-                    )
+                Some(url) => login(url)
                     .await
-                    {
-                        Ok(Ok(conn)) => {
-                            conn.close().await.ok();
-                            Ok(format!("{} (DATABASE_URL)", redact_url(url)))
-                        }
-                        Ok(Err(err)) => Err(format!("{}: {err}", redact_url(url))),
-                        Err(_) => Err(format!("{}: no answer within 3 s", redact_url(url))),
-                    }
-                }
+                    .map(|()| format!("{} (DATABASE_URL)", redact_url(url))),
                 // The private cluster's password is a fixed local one: shown whole.
                 None => match self.cluster().ensure_database().await {
                     Ok(()) => Ok(self.wiring().database_url),
@@ -448,6 +435,19 @@ impl Local {
 /// The binary that runs `service`, if the project builds one.
 fn binary(service: ServiceName) -> Option<&'static str> {
     crate::stack::Stack::default().service(service).binary
+}
+
+/// Logs in as the services do: `Ok` when PostgreSQL accepts them.
+async fn login(url: &str) -> Result<(), String> {
+    use sqlx::Connection;
+    match tokio::time::timeout(Duration::from_secs(3), sqlx::PgConnection::connect(url)).await {
+        Ok(Ok(conn)) => {
+            conn.close().await.ok();
+            Ok(())
+        }
+        Ok(Err(err)) => Err(format!("{}: {err}", redact_url(url))),
+        Err(_) => Err(format!("{}: no answer within 3 s", redact_url(url))),
+    }
 }
 
 /// Fails when another program holds `replica`'s port.
@@ -665,12 +665,7 @@ impl Runtime for Local {
             if matches!(state, RunState::Running | RunState::External) {
                 status.uptime_secs = started.filter(|_| !external).map(seconds_since);
                 let probe = match replica.service {
-                    ServiceName::Postgres if !external => self
-                        .cluster()
-                        .ensure_database()
-                        .await
-                        .map_err(|e| format!("{e:#}")),
-                    ServiceName::Postgres => self.ready(&client, &replica).await.map(|_| ()),
+                    ServiceName::Postgres => login(&self.wiring().database_url).await,
                     service => {
                         check(
                             &client,
