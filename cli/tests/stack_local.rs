@@ -329,3 +329,32 @@ async fn a_failure_names_the_service_and_shows_its_log() {
         assert!(!alive(pid), "pid {pid} still runs after clean");
     }
 }
+
+#[test]
+fn missing_service_binaries_say_how_to_build_them() {
+    // A ptrack alone in a folder, with nothing else on PATH: nothing to start.
+    let dir = tempfile::tempdir().unwrap();
+    let lonely = dir.path().join("ptrack");
+    std::fs::copy(PTRACK, &lonely).unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(&lonely)
+        .args(["up", "--port-offset", "1"])
+        .env("PTRACK_DATA_DIR", &data)
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "cargo build --release -p ptrack-processor -p ptrack-events-api -p ptrack-collector"
+        ),
+        "{err}"
+    );
+    assert!(
+        !data.join("run").read_dir().unwrap().any(|_| true),
+        "nothing was started"
+    );
+}
