@@ -186,16 +186,23 @@ pub async fn run(args: LoadArgs) -> Result<ExitCode> {
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
     tokio::spawn(async move {
+        // The first Ctrl-C stops sending and prints the report so far; a second one
+        // (say, during a long --verify) quits at once.
         if tokio::signal::ctrl_c().await.is_ok() {
             on_signal.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted twice: quitting without a report");
+            std::process::exit(130);
         }
     });
     eprintln!(
         "ptrack load → {url}: {plan}, {} connections, seed {seed} (Ctrl-C stops and reports)",
         args.connections
     );
-    let mut progress = Progress::new(plan.planned_duration());
-    let result = runner::run(config, stop.clone(), |live| progress.show(live)).await?;
+    let progress = Progress::new(plan.planned_duration());
+    let mut live_view = progress.clone();
+    let result = runner::run(config, stop.clone(), move |live| live_view.show(live)).await?;
     progress.finish();
 
     let mut report = Report::new(settings, &plan, &result);
@@ -285,6 +292,7 @@ async fn verify_source(args: &LoadArgs, oldest_ms: Option<i64>) -> Result<Source
 
 /// The live view: a bar with the current numbers on a terminal, a plain line a second
 /// otherwise. It writes to stderr, so `--json` output stays clean.
+#[derive(Clone)]
 enum Progress {
     Bar(ProgressBar, Option<Duration>),
     Lines { last_second: u64 },

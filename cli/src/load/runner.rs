@@ -62,7 +62,7 @@ pub struct RunResult {
 pub async fn run(
     config: RunConfig,
     stop: CancellationToken,
-    mut on_tick: impl FnMut(&Live),
+    on_tick: impl FnMut(&Live) + Send + 'static,
 ) -> Result<RunResult> {
     let connections = config.connections.max(1);
     let client = Client::builder()
@@ -75,7 +75,7 @@ pub async fn run(
     let bucket = bucket_width(&config.plan);
     // A little head start so every worker is waiting when the first request is due.
     let start = Instant::now() + Duration::from_millis(20);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let claimed = Arc::new(AtomicU64::new(0));
     let users_each = config.users.div_ceil(connections).max(1);
     let mut workers = Vec::with_capacity(connections);
@@ -102,15 +102,39 @@ pub async fn run(
     }
     drop(tx);
 
+    // The recorder runs as a task of the runtime, next to the workers, rather than on
+    // the caller's thread: handing outcomes across threads costs more than recording.
+    let stats = tokio::spawn(record(rx, start, bucket, on_tick))
+        .await
+        .context("the load recorder panicked")?;
+    for worker in workers {
+        worker.await.context("a load worker panicked")?;
+    }
+    Ok(RunResult {
+        elapsed: Duration::from_micros(stats.last_done_us),
+        stats,
+        interrupted: stop.is_cancelled(),
+    })
+}
+
+/// Folds the workers' outcomes into [`Stats`] until every worker is done.
+async fn record(
+    mut rx: mpsc::UnboundedReceiver<Vec<Outcome>>,
+    start: Instant,
+    bucket: Duration,
+    mut on_tick: impl FnMut(&Live),
+) -> Stats {
     let mut stats = Stats::new(bucket.as_micros() as u64);
     let mut window = Window::new(0);
     let mut ticks = tokio::time::interval(TICK);
     loop {
         tokio::select! {
-            outcome = rx.recv() => match outcome {
-                Some(outcome) => {
-                    window.record(&outcome);
-                    stats.record(outcome);
+            outcomes = rx.recv() => match outcomes {
+                Some(outcomes) => {
+                    for outcome in outcomes {
+                        window.record(&outcome);
+                        stats.record(outcome);
+                    }
                 }
                 None => break,
             },
@@ -123,15 +147,13 @@ pub async fn run(
             }
         }
     }
-    for worker in workers {
-        worker.await.context("a load worker panicked")?;
-    }
-    Ok(RunResult {
-        elapsed: Duration::from_micros(stats.last_done_us),
-        stats,
-        interrupted: stop.is_cancelled(),
-    })
+    stats
 }
+
+/// A worker hands its outcomes over in batches of this many, or older than [`HAND_OVER`]:
+/// one wake-up of the recorder per request would cost more than the request.
+const HAND_OVER_COUNT: usize = 64;
+const HAND_OVER: Duration = Duration::from_millis(50);
 
 /// About 150 slices over the run, each at least 100 ms.
 fn bucket_width(plan: &Plan) -> Duration {
@@ -168,16 +190,27 @@ struct Worker {
     start: Instant,
     claimed: Arc<AtomicU64>,
     stop: CancellationToken,
-    tx: mpsc::UnboundedSender<Outcome>,
+    tx: mpsc::UnboundedSender<Vec<Outcome>>,
 }
 
 impl Worker {
     async fn run(mut self) {
         let mut turn = 0;
+        let mut pending = Vec::with_capacity(HAND_OVER_COUNT);
+        let mut handed = Instant::now();
         while let Some(due) = self.next_due(turn) {
             turn += 1;
             let at = self.start + due;
-            if at > Instant::now() {
+            let now = Instant::now();
+            // A long wait: hand over what is done first, so the live view keeps up.
+            if at > now + HAND_OVER && !pending.is_empty() {
+                handed = now;
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(HAND_OVER_COUNT));
+                if self.tx.send(full).is_err() {
+                    return;
+                }
+            }
+            if at > now {
                 tokio::select! {
                     _ = tokio::time::sleep_until(at.into()) => {}
                     _ = self.stop.cancelled() => break,
@@ -209,9 +242,17 @@ impl Worker {
                 reply,
                 accepted_ids,
             };
-            if self.tx.send(outcome).is_err() {
-                break;
+            pending.push(outcome);
+            if pending.len() >= HAND_OVER_COUNT || handed.elapsed() >= HAND_OVER {
+                handed = Instant::now();
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(HAND_OVER_COUNT));
+                if self.tx.send(full).is_err() {
+                    return;
+                }
             }
+        }
+        if !pending.is_empty() {
+            let _ = self.tx.send(pending);
         }
     }
 
