@@ -23,8 +23,17 @@ use serde_json::{Value, json};
 
 const PTRACK: &str = env!("CARGO_BIN_EXE_ptrack");
 
-/// Runs scripts/docker-test-images; the `NAME=VALUE` lines it prints are the images.
+/// One stack at a time: two would share 2 cores and might pick the same free ports.
+static ONE_STACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The images, prepared once per test run (the tests of this file share them).
 fn test_images() -> BTreeMap<String, String> {
+    static IMAGES: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
+    IMAGES.get_or_init(prepare_images).clone()
+}
+
+/// Runs scripts/docker-test-images; the `NAME=VALUE` lines it prints are the images.
+fn prepare_images() -> BTreeMap<String, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/docker-test-images");
     let output = Command::new(&script)
         .stderr(Stdio::inherit())
@@ -63,14 +72,15 @@ struct Stack {
 }
 
 impl Stack {
-    fn new(images: BTreeMap<String, String>) -> Self {
+    /// `name` keeps the tests of this file apart (they run at the same time).
+    fn new(name: &str, images: BTreeMap<String, String>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         Self {
             _dir: dir,
             data,
             offset: free_port_offset(),
-            project: format!("ptrack-test-{}", std::process::id()),
+            project: format!("ptrack-test-{name}-{}", std::process::id()),
             images,
         }
     }
@@ -168,7 +178,8 @@ async fn up_status_down_up_clean_on_docker() {
         eprintln!("SKIPPED: PTRACK_SKIP_DOCKER_TESTS is set; the docker runtime is not tested");
         return;
     }
-    let stack = Stack::new(test_images());
+    let _one = ONE_STACK.lock().await;
+    let stack = Stack::new("sequence", test_images());
     let offset = stack.offset.to_string();
 
     let out = stack.ok(&[
@@ -291,4 +302,39 @@ async fn up_status_down_up_clean_on_docker() {
     assert!(stack.docker_objects("container").is_empty());
     assert!(stack.docker_objects("volume").is_empty());
     assert!(stack.docker_objects("network").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_that_never_gets_healthy_is_named_with_its_log() {
+    if std::env::var_os("PTRACK_SKIP_DOCKER_TESTS").is_some() {
+        eprintln!("SKIPPED: PTRACK_SKIP_DOCKER_TESTS is set; the docker runtime is not tested");
+        return;
+    }
+    let _one = ONE_STACK.lock().await;
+    let mut images = test_images();
+    // A collector container that runs something else: its health check never passes.
+    let processor = images["PTRACK_IMAGE_PROCESSOR"].clone();
+    images.insert("PTRACK_IMAGE_COLLECTOR".into(), processor);
+    let stack = Stack::new("failure", images);
+    let offset = stack.offset.to_string();
+    let up = stack.ptrack(&[
+        "up",
+        "--runtime",
+        "docker",
+        "--port-offset",
+        &offset,
+        "--timeout",
+        "10",
+    ]);
+    assert!(!up.status.success(), "up fails");
+    let stderr = String::from_utf8_lossy(&up.stderr);
+    assert!(
+        stderr.contains("collector not healthy after 10 s"),
+        "{stderr}"
+    );
+    // The tail of the collector's log: here the processor's start-up lines.
+    assert!(stderr.contains("Last lines of its log"), "{stderr}");
+    assert!(stderr.contains("processor starting"), "{stderr}");
+    stack.ok(&["clean", "--yes"]);
+    assert!(stack.docker_objects("container").is_empty());
 }
