@@ -135,8 +135,7 @@ impl Report {
         let behind = Percentiles::of(&stats.send_lag);
         // Whether the asked rate was held: sent within 1%, and no request waited long
         // for its turn (a stall is a failure to keep up even if the average is right).
-        let fell_behind = !run.interrupted
-            && target_rps.is_some_and(|t| sent_rps < 0.99 * t || behind.p99 > 50.0);
+        let fell_behind = target_rps.is_some_and(|t| sent_rps < 0.99 * t || behind.p99 > 50.0);
         let width = stats.bucket_us as f64 / 1e6;
         let timeline = stats
             .timeline
