@@ -11,10 +11,7 @@
 //!
 //! Needs PostgreSQL at DATABASE_URL (`scripts/test --start` prints one).
 
-use std::{
-    fmt::Write as _,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use futures::future::try_join_all;
@@ -23,6 +20,7 @@ use ptrack_common::{
     event::{EventMessage, Limits, ReceivedEvent},
     kafka::KafkaSettings,
 };
+use ptrack_processor::store::Columns;
 use ptrack_test_support::{TestBroker, TestDatabase, fresh_topic, tracker_event};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
@@ -133,6 +131,7 @@ async fn time_processor(
         join_delay: Duration::ZERO,
     };
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
     let started = Instant::now();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let processor = tokio::spawn(ptrack_processor::run(listener, config, async {
@@ -145,41 +144,35 @@ async fn time_processor(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let metrics = reqwest_metrics(addr).await.unwrap_or_default();
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let batches = value("ptrack_processor_batches_total");
+    let latency = value("ptrack_processor_batch_latency_seconds_sum");
+    println!(
+        "              {batches} batches, {:.0} events a batch, {:.1} ms a batch from decode to committed",
+        n as f64 / batches.max(1.0),
+        1000.0 * latency / batches.max(1.0)
+    );
     let _ = stop.send(());
     processor.await??;
     Ok(elapsed)
 }
 
-/// COPY in PostgreSQL's text format; the rows are built before the clock starts.
+/// One COPY stream of every row, in the processor's own text format; the rows are
+/// built before the clock starts.
 async fn time_copy(db: &TestDatabase, payloads: &[(String, Vec<u8>)]) -> Result<f64> {
     let limits = Limits::default();
-    let mut data = String::new();
+    let mut columns = Columns::with_capacity(payloads.len());
     for (_, payload) in payloads {
-        let r = ReceivedEvent::decode(payload, &limits).map_err(anyhow::Error::msg)?;
-        let e = &r.event;
-        let ts = |ms: i64| {
-            chrono::DateTime::from_timestamp_millis(ms)
-                .unwrap_or_default()
-                .to_rfc3339()
-        };
-        let fields = [
-            e.event_id.to_string(),
-            e.event_type.clone(),
-            e.location_type.as_str().to_owned(),
-            opt(&e.component_name),
-            opt(&e.page_path),
-            opt(&e.page_title),
-            ts(e.timestamp),
-            escape(&e.user_metadata.to_string()),
-            escape(&r.full_event_data.to_string()),
-            ts(r.received_at),
-            opt(&r.app_name),
-            opt(&r.app_version),
-            opt(&e.session_id),
-            opt(&e.anonymous_id),
-        ];
-        let _ = writeln!(data, "{}", fields.join("\t"));
+        columns.push(ReceivedEvent::decode(payload, &limits).map_err(anyhow::Error::msg)?);
     }
+    let data = columns.copy_text();
     let mut conn = db.pool.acquire().await?;
     let started = Instant::now();
     let mut copy = conn
@@ -201,16 +194,12 @@ async fn time_copy(db: &TestDatabase, payloads: &[(String, Vec<u8>)]) -> Result<
     );
     Ok(elapsed)
 }
-
-fn opt(value: &Option<String>) -> String {
-    value.as_deref().map_or_else(|| "\\N".to_owned(), escape)
-}
-
-/// COPY text format: backslash, tab and newlines are escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('\t', "\\t")
-        .replace('\n', "\\n")
-        .replace('\r', "\\r")
+/// The processor's `/metrics` text, read over a plain HTTP/1.0 request.
+async fn reqwest_metrics(addr: std::net::SocketAddr) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await?;
+    Ok(body)
 }

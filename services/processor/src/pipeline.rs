@@ -8,6 +8,7 @@
 use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use futures::{StreamExt, stream::FuturesOrdered};
 use ptrack_common::{
     event::{Limits, ReceivedEvent},
     health::{Health, Reporter},
@@ -20,7 +21,10 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord},
 };
 use sqlx::PgPool;
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::{
+    sync::mpsc,
+    time::{Instant, timeout, timeout_at},
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -104,52 +108,52 @@ pub async fn run(
         cancel.clone(),
     ));
 
+    // Two stages joined by a bounded channel, so that reading and decoding the next batch
+    // overlaps with writing the previous ones: the consumer task batches and decodes; this
+    // task writes up to `db_max_connections` batches at once and commits their offsets in
+    // batch order. A full channel stops the consumer: that is the backpressure.
     let consumer_health = health.register("consumer", Duration::from_secs(60));
-    let limits = Limits::default();
+    let (batches, mut prepared) = mpsc::channel::<Prepared>(1);
+    let consuming = tokio::spawn(consume(
+        consumer.clone(),
+        config.clone(),
+        consumer_health,
+        cancel.clone(),
+        batches,
+    ));
+    let max_in_flight = config.db_max_connections.max(1) as usize;
+    let mut in_flight = FuturesOrdered::new();
+    let mut open = true;
     let mut last_commit = None;
     loop {
-        let batch = next_batch(&consumer, &config, &consumer_health, &cancel).await;
-        if batch.is_empty() {
-            if cancel.is_cancelled() {
-                break;
+        tokio::select! {
+            Some(written) = in_flight.next(), if !in_flight.is_empty() => {
+                // `None`: asked to stop while the database was away; this batch and the
+                // ones after it stay uncommitted and will be read again.
+                let Some((batch, bad)): Option<(Prepared, Vec<(usize, String)>)> = written else {
+                    break;
+                };
+                let bad: Vec<_> = bad.into_iter().map(|(i, reason)| (&batch.messages[i], reason)).collect();
+                if !bad.is_empty() && !dead_letters.send(&bad, &broker, &metrics, &cancel).await {
+                    break;
+                }
+                let offsets = next_offsets(&batch.messages);
+                if let Err(err) = consumer.commit(&offsets, CommitMode::Async) {
+                    tracing::warn!(%err, "committing offsets failed; the batch will be read again (no duplicates are stored)");
+                }
+                last_commit = Some(offsets);
+                metrics.batches.inc();
+                metrics.batch_latency.observe(batch.started.elapsed().as_secs_f64());
             }
-            continue;
+            received = prepared.recv(), if open && in_flight.len() < max_in_flight => match received {
+                Some(batch) => in_flight.push_back(write_batch(&pool, batch, &database, &metrics, &cancel)),
+                None => open = false,
+            },
+            else => break,
         }
-        let started = std::time::Instant::now();
-        let mut rows = Columns::with_capacity(batch.len());
-        let mut bad = Vec::new();
-        for message in &batch {
-            match ReceivedEvent::decode(message.payload().unwrap_or_default(), &limits) {
-                Ok(event) => rows.push(event),
-                Err(reason) => bad.push((message, reason)),
-            }
-        }
-        let mut rejected_by_db = Vec::new();
-        if !rows.is_empty() {
-            let Some(outcome) = write(&pool, rows, &database, &metrics, &cancel).await else {
-                break;
-            };
-            rejected_by_db = outcome;
-        }
-        for (event_id, reason) in rejected_by_db {
-            if let Some(message) = batch.iter().find(|m| payload_has_event_id(m, &event_id)) {
-                bad.push((message, reason));
-            }
-        }
-        if !bad.is_empty() && !dead_letters.send(&bad, &broker, &metrics, &cancel).await {
-            break;
-        }
-        let offsets = next_offsets(&batch);
-        if let Err(err) = consumer.commit(&offsets, CommitMode::Async) {
-            tracing::warn!(%err, "committing offsets failed; the batch will be read again (no duplicates are stored)");
-        }
-        last_commit = Some(offsets);
-        metrics.batches.inc();
-        metrics
-            .batch_latency
-            .observe(started.elapsed().as_secs_f64());
-        consumer_health.healthy();
     }
+    drop(prepared);
+    let _ = consuming.await;
     if let Some(offsets) = last_commit {
         let consumer = consumer.clone();
         let committed =
@@ -160,6 +164,79 @@ pub async fn run(
     }
     tracing::info!("processor stopped");
     Ok(())
+}
+
+/// A batch read from Kafka and decoded: the rows to write and the messages that are not
+/// events (by index, with the reason).
+struct Prepared {
+    messages: Vec<OwnedMessage>,
+    rows: Columns,
+    bad: Vec<(usize, String)>,
+    started: std::time::Instant,
+}
+
+/// The consumer stage: batches, decodes, and hands over; returns when asked to stop or
+/// when the writer is gone.
+async fn consume(
+    consumer: Arc<StreamConsumer>,
+    config: Config,
+    health: Reporter,
+    cancel: CancellationToken,
+    batches: mpsc::Sender<Prepared>,
+) {
+    let limits = Limits::default();
+    loop {
+        let messages = next_batch(&consumer, &config, &health, &cancel).await;
+        if messages.is_empty() {
+            if cancel.is_cancelled() {
+                return;
+            }
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let mut rows = Columns::with_capacity(messages.len());
+        let mut bad = Vec::new();
+        for (i, message) in messages.iter().enumerate() {
+            match ReceivedEvent::decode(message.payload().unwrap_or_default(), &limits) {
+                Ok(event) => rows.push(event),
+                Err(reason) => bad.push((i, reason)),
+            }
+        }
+        let batch = Prepared {
+            messages,
+            rows,
+            bad,
+            started,
+        };
+        if batches.send(batch).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes one batch; returns it with every message to dead-letter (not an event, or
+/// refused by the database for good), or `None` when asked to stop first.
+async fn write_batch(
+    pool: &PgPool,
+    mut batch: Prepared,
+    database: &Reporter,
+    metrics: &Metrics,
+    cancel: &CancellationToken,
+) -> Option<(Prepared, Vec<(usize, String)>)> {
+    let mut bad = std::mem::take(&mut batch.bad);
+    let rows = std::mem::take(&mut batch.rows);
+    if !rows.is_empty() {
+        for (event_id, reason) in write(pool, rows, database, metrics, cancel).await? {
+            if let Some(i) = batch
+                .messages
+                .iter()
+                .position(|m| payload_has_event_id(m, &event_id))
+            {
+                bad.push((i, reason));
+            }
+        }
+    }
+    Some((batch, bad))
 }
 
 fn create_consumer(config: &Config) -> anyhow::Result<StreamConsumer> {

@@ -26,6 +26,7 @@ use uuid::Uuid;
 struct Processor {
     child: Child,
     log: PathBuf,
+    addr: String,
 }
 
 impl Processor {
@@ -40,7 +41,7 @@ impl Processor {
         batch_size: usize,
         extra_env: &[(&str, &str)],
     ) -> Self {
-        let port = ptrack_test_support::free_port().unwrap();
+        let addr = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
         let log = std::env::temp_dir().join(format!("ptrack-processor-{}.log", Uuid::new_v4()));
         let log_file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_ptrack-processor"))
@@ -50,7 +51,7 @@ impl Processor {
             // The dead-letter producer must survive broker restarts on tansu.
             .env("KAFKA_IDEMPOTENCE", "false")
             .env("DATABASE_URL", database_url)
-            .env("PROCESSOR_ADDR", format!("127.0.0.1:{port}"))
+            .env("PROCESSOR_ADDR", &addr)
             .env("BATCH_SIZE", batch_size.to_string())
             .env("BATCH_TIMEOUT_MS", "100")
             .env(
@@ -66,7 +67,7 @@ impl Processor {
             .stderr(log_file)
             .spawn()
             .unwrap();
-        Self { child, log }
+        Self { child, log, addr }
     }
 
     /// SIGKILL: no flush, no final commit.
@@ -361,8 +362,8 @@ async fn postgres_restarted_under_load_loses_nothing() {
     let pool = PgPool::connect(&postgres.url()).await.unwrap();
 
     let accepted = Arc::new(Mutex::new(Vec::new()));
-    let sender = send_in_background(collector.url.clone(), 200, 10, accepted.clone());
-    eventually(
+    let sender = send_in_background(collector.url.clone(), 600, 10, accepted.clone());
+    let at_stop = eventually(
         Duration::from_secs(60),
         "the processor to store some events",
         || async {
@@ -370,14 +371,28 @@ async fn postgres_restarted_under_load_loses_nothing() {
                 .fetch_one(&pool)
                 .await
                 .ok()?;
-            (n >= 200).then_some(())
+            (n >= 200).then_some(n)
         },
     )
     .await
     .unwrap();
     pool.close().await;
     postgres.stop().unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let health = format!("http://{}/health", processor.addr);
+    let reported = eventually(
+        Duration::from_secs(30),
+        "/health to report the outage",
+        || async {
+            let body: Value = reqwest::get(&health).await.ok()?.json().await.ok()?;
+            (body["components"]["database"]["status"] == "unhealthy").then_some(body)
+        },
+    )
+    .await
+    .unwrap();
+    let reason = reported["components"]["database"]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(reason.contains("PostgreSQL unavailable"), "{reason}");
     postgres.start_again().unwrap();
     sender.await.unwrap();
     let ids = accepted.lock().unwrap().clone();
@@ -388,6 +403,18 @@ async fn postgres_restarted_under_load_loses_nothing() {
         .await
         .unwrap();
     assert_eq!(total, ids.len() as i64);
+    assert!(
+        at_stop < total,
+        "the restart happened under load ({at_stop} of {total} stored)"
+    );
+    let health = reqwest::get(format!("http://{}/health", processor.addr))
+        .await
+        .unwrap();
+    assert_eq!(
+        health.status(),
+        200,
+        "healthy again once PostgreSQL is back"
+    );
     assert!(
         processor.log().contains("writing the batch failed"),
         "the outage was seen and retried"
