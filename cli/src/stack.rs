@@ -244,6 +244,12 @@ impl Stack {
             );
             env.insert("DATABASE_URL".into(), wiring.database_url.clone());
         }
+        // Idempotence is off exactly when the broker is tansu (see `Wiring`), which does
+        // not rebalance when a member killed with -9 expires: a restarted processor joins
+        // after the dead member's 10 s session timeout so that it gets partitions.
+        if name == ServiceName::Processor && !wiring.kafka_idempotence {
+            env.insert("KAFKA_JOIN_DELAY_MS".into(), "11000".into());
+        }
         if let Some(addr_env) = service.addr_env {
             env.insert(addr_env.into(), listen.to_string());
         }
@@ -460,6 +466,23 @@ mod tests {
         assert_eq!(
             env["DATABASE_URL"],
             "postgres://ptrack:ptrack@127.0.0.1:5432/ptrack"
+        );
+        assert_eq!(
+            env["KAFKA_JOIN_DELAY_MS"], "11000",
+            "tansu needs the join delay"
+        );
+        let kafka = Wiring {
+            kafka_idempotence: true,
+            ..wiring()
+        };
+        let env = stack.env(
+            ServiceName::Processor,
+            "0.0.0.0:8002".parse().unwrap(),
+            &kafka,
+        );
+        assert!(
+            !env.contains_key("KAFKA_JOIN_DELAY_MS"),
+            "Apache Kafka does not"
         );
         let env = stack.env(
             ServiceName::Postgres,
