@@ -245,10 +245,10 @@ impl Stack {
             env.insert("DATABASE_URL".into(), wiring.database_url.clone());
         }
         // Idempotence is off exactly when the broker is tansu (see `Wiring`), which does
-        // not rebalance when a member killed with -9 expires: a restarted processor joins
-        // after the dead member's 10 s session timeout so that it gets partitions.
+        // not rebalance when a member killed with -9 expires: a processor rejoins when
+        // partitions with waiting messages stay still for 15 s and are nobody's.
         if name == ServiceName::Processor && !wiring.kafka_idempotence {
-            env.insert("KAFKA_JOIN_DELAY_MS".into(), "11000".into());
+            env.insert("KAFKA_ORPHAN_AFTER_MS".into(), "15000".into());
         }
         if let Some(addr_env) = service.addr_env {
             env.insert(addr_env.into(), listen.to_string());
@@ -468,8 +468,8 @@ mod tests {
             "postgres://ptrack:ptrack@127.0.0.1:5432/ptrack"
         );
         assert_eq!(
-            env["KAFKA_JOIN_DELAY_MS"], "11000",
-            "tansu needs the join delay"
+            env["KAFKA_ORPHAN_AFTER_MS"], "15000",
+            "tansu needs orphans watched closely"
         );
         let kafka = Wiring {
             kafka_idempotence: true,
@@ -481,8 +481,8 @@ mod tests {
             &kafka,
         );
         assert!(
-            !env.contains_key("KAFKA_JOIN_DELAY_MS"),
-            "Apache Kafka does not"
+            !env.contains_key("KAFKA_ORPHAN_AFTER_MS"),
+            "Apache Kafka rebalances by itself"
         );
         let env = stack.env(
             ServiceName::Postgres,

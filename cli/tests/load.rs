@@ -405,6 +405,7 @@ impl Pipeline {
             batch_timeout: Duration::from_millis(100),
             db_max_connections: 2,
             join_delay: Duration::ZERO,
+            orphan_after: Duration::from_secs(30),
         };
         tokio::spawn(ptrack_processor::run(
             l,

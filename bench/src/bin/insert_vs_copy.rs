@@ -163,6 +163,7 @@ async fn time_processor(
         batch_timeout: Duration::from_millis(200),
         db_max_connections: 4,
         join_delay: Duration::ZERO,
+        orphan_after: Duration::from_secs(30),
     };
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;

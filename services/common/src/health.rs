@@ -84,6 +84,14 @@ impl Reporter {
         self.set(Some(problem.into()));
     }
 
+    /// Whether this component last reported no problem.
+    pub fn is_healthy(&self) -> bool {
+        self.health
+            .lock()
+            .get(self.name)
+            .is_some_and(|c| c.problem.is_none())
+    }
+
     fn set(&self, problem: Option<String>) {
         if let Some(component) = self.health.lock().get_mut(self.name) {
             component.last_report = Instant::now();

@@ -26,6 +26,10 @@ pub struct Config {
     /// with no partitions. With tansu, set it above the session timeout (10 s); Apache
     /// Kafka needs no delay.
     pub join_delay: Duration,
+    /// `KAFKA_ORPHAN_AFTER_MS` (default 30000): a partition of the group with waiting
+    /// messages that has not moved for this long and is nobody's here makes this replica
+    /// rejoin the group (see `pipeline::watch_orphans`).
+    pub orphan_after: Duration,
 }
 
 impl Config {
@@ -42,6 +46,7 @@ impl Config {
             batch_size: env_positive("BATCH_SIZE", 1000)? as usize,
             batch_timeout: Duration::from_millis(env_positive("BATCH_TIMEOUT_MS", 200)?),
             db_max_connections: env_positive("DB_MAX_CONNECTIONS", 4)? as u32,
+            orphan_after: Duration::from_millis(env_positive("KAFKA_ORPHAN_AFTER_MS", 30_000)?),
             join_delay: Duration::from_millis(env_or(
                 "KAFKA_JOIN_DELAY_MS",
                 "0",

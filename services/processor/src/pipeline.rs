@@ -107,6 +107,13 @@ pub async fn run(
         status.clone(),
         cancel.clone(),
     ));
+    tokio::spawn(watch_orphans(
+        consumer.clone(),
+        config.kafka.topic.clone(),
+        config.orphan_after,
+        database.clone(),
+        cancel.clone(),
+    ));
 
     // Two stages joined by a bounded channel, so that reading and decoding the next batch
     // overlaps with writing the previous ones: the consumer task batches and decodes; this
@@ -518,6 +525,101 @@ async fn watch_lag(
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
     }
+}
+
+/// Rejoins the group when some partition has messages waiting, has not moved for
+/// `after`, and is not ours: its owner is gone and the group did not rebalance. tansu 0.6
+/// expires a member killed with -9 but does not rebalance the group then, so without this
+/// its partitions would wait forever (Apache Kafka rebalances by itself; this never fires
+/// there unless a member really is stuck).
+async fn watch_orphans(
+    consumer: Arc<StreamConsumer>,
+    topic: String,
+    after: Duration,
+    database: Reporter,
+    cancel: CancellationToken,
+) {
+    let mut moved: HashMap<i32, (i64, std::time::Instant)> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+        let probe = consumer.clone();
+        let probe_topic = topic.clone();
+        let Ok(Some((positions, mine))) =
+            tokio::task::spawn_blocking(move || group_positions(&probe, &probe_topic)).await
+        else {
+            continue;
+        };
+        let now = std::time::Instant::now();
+        let mut orphans = Vec::new();
+        for (partition, committed, high) in positions {
+            let entry = moved.entry(partition).or_insert((committed, now));
+            if entry.0 != committed || committed >= high {
+                *entry = (committed, now);
+            } else if now.duration_since(entry.1) >= after && !mine.contains(&partition) {
+                orphans.push(partition);
+            }
+        }
+        // Our own stall (the database away) is not an orphan: rejoining would not help.
+        if orphans.is_empty() || !database.is_healthy() {
+            continue;
+        }
+        tracing::warn!(
+            ?orphans,
+            "partitions with waiting messages have not moved for {after:?} and are not ours: rejoining the group"
+        );
+        consumer.unsubscribe();
+        if let Err(err) = consumer.subscribe(&[&topic]) {
+            tracing::error!(%err, "subscribing again failed");
+        }
+        moved.clear();
+    }
+}
+
+/// `(partition, committed offset, high watermark)`.
+type Position = (i32, i64, i64);
+
+/// `(partition, committed, high watermark)` for every partition of the topic, for the
+/// group, and the partitions assigned to this replica; a blocking call.
+fn group_positions(consumer: &StreamConsumer, topic: &str) -> Option<(Vec<Position>, Vec<i32>)> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(2))
+        .ok()?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .first()?
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    let mut all = TopicPartitionList::new();
+    for partition in &partitions {
+        all.add_partition(topic, *partition);
+    }
+    let committed = consumer
+        .committed_offsets(all, Duration::from_secs(2))
+        .ok()?;
+    let mut positions = Vec::new();
+    for element in committed.elements() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, element.partition(), Duration::from_secs(2))
+            .ok()?;
+        let committed = match element.offset() {
+            Offset::Offset(o) => o,
+            _ => low,
+        };
+        positions.push((element.partition(), committed, high));
+    }
+    let mine = consumer
+        .assignment()
+        .ok()?
+        .elements()
+        .iter()
+        .map(|e| e.partition())
+        .collect();
+    Some((positions, mine))
 }
 
 /// `(partition, lag)` for each assigned partition, sorted; a blocking call.

@@ -254,12 +254,14 @@ async fn a_processor_killed_mid_stream_loses_nothing_and_duplicates_nothing() {
     processor.kill_9();
     let at_kill = db.count().await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // No join delay: the replacement joins while the dead member is still in the group,
+    // and must find its way to the orphaned partitions (tansu does not rebalance).
     let restarted = Processor::spawn_with(
         &broker,
         &topic,
         &db.url,
         50,
-        &[("KAFKA_JOIN_DELAY_MS", "11000")],
+        &[("KAFKA_ORPHAN_AFTER_MS", "5000")],
     );
     sender.await.unwrap();
     let ids = accepted.lock().unwrap().clone();
