@@ -5,6 +5,8 @@
 //!
 //! No cluster runs here; `kubectl kustomize` builds offline.
 
+mod common;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
@@ -578,29 +580,18 @@ impl FakeKubectl {
             self.dir.path().join("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ptrack"));
+        let mut command = common::ptrack();
         command
-            .args(args)
             .current_dir(workspace())
             .env("PATH", path)
             .env("PTRACK_DATA_DIR", self.dir.path().join("data"))
             .env("FAKE_KUBECTL_LOG", self.dir.path().join("calls"))
             .env_remove("PTRACK_KUBECTL")
-            .env_remove("PTRACK_KUBE_DIR")
-            .env_remove("PTRACK_RUNTIME")
-            .env_remove("DATABASE_URL")
-            .stdin(std::process::Stdio::null());
+            .env_remove("PTRACK_KUBE_DIR");
         if let Some(workload) = fail_rollout {
             command.env("FAKE_KUBECTL_FAIL_ROLLOUT", workload);
         }
-        let output = command.output().expect("running ptrack");
-        eprintln!(
-            "$ ptrack {}\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+        common::run(command, args)
     }
 
     /// The kubectl calls since the last look.

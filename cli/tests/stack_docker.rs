@@ -10,6 +10,8 @@
 //! Needs a running dockerd (scripts/test starts one). Set `PTRACK_SKIP_DOCKER_TESTS=1` to
 //! skip it on a machine without Docker; it then says so rather than passing silently.
 
+mod common;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::TcpListener,
@@ -20,8 +22,6 @@ use std::{
 
 use ptrack_test_support::{eventually, tracker_event};
 use serde_json::{Value, json};
-
-const PTRACK: &str = env!("CARGO_BIN_EXE_ptrack");
 
 /// One stack at a time: two would share 2 cores and might pick the same free ports.
 static ONE_STACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -86,31 +86,18 @@ impl Stack {
     }
 
     fn ptrack(&self, args: &[&str]) -> Output {
-        let output = Command::new(PTRACK)
-            .args(args)
+        let mut command = common::ptrack();
+        command
             .env("PTRACK_DATA_DIR", &self.data)
             .env("PTRACK_DOCKER_PROJECT", &self.project)
             // The broker image is tansu (see shared/BROKER.md on idempotence).
             .env("PTRACK_KAFKA_IDEMPOTENCE", "false")
-            .envs(&self.images)
-            .env_remove("DATABASE_URL")
-            .env_remove("PTRACK_RUNTIME")
-            .stdin(Stdio::null())
-            .output()
-            .expect("running ptrack");
-        eprintln!(
-            "$ ptrack {}\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+            .envs(&self.images);
+        common::run(command, args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.ptrack(args);
-        assert!(output.status.success(), "ptrack {} failed", args.join(" "));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        common::stdout_of_success(self.ptrack(args), args)
     }
 
     fn status(&self) -> Value {

@@ -14,6 +14,8 @@ use std::{
     time::Duration,
 };
 
+mod common;
+
 use ptrack_test_support::{eventually, tracker_event};
 use serde_json::{Value, json};
 
@@ -84,32 +86,18 @@ impl Stack {
     }
 
     fn ptrack_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let output = Command::new(PTRACK)
-            .args(args)
+        let mut command = common::ptrack();
+        command
             .envs(env.iter().copied())
             .env("PTRACK_DATA_DIR", &self.data)
-            // The private cluster, not the test PostgreSQL that DATABASE_URL names.
-            .env_remove("DATABASE_URL")
-            .env_remove("PTRACK_RUNTIME")
             // A backtrace would push a failing service's error out of the log tail.
             .env_remove("RUST_BACKTRACE")
-            .env_remove("RUST_LIB_BACKTRACE")
-            .stdin(Stdio::null())
-            .output()
-            .expect("running ptrack");
-        eprintln!(
-            "$ ptrack {}\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+            .env_remove("RUST_LIB_BACKTRACE");
+        common::run(command, args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.ptrack(args);
-        assert!(output.status.success(), "ptrack {} failed", args.join(" "));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        common::stdout_of_success(self.ptrack(args), args)
     }
 
     fn status(&self) -> Value {

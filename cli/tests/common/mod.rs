@@ -1,0 +1,35 @@
+//! What the cli's integration tests share: running `ptrack` as a user would.
+
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::process::{Command, Output, Stdio};
+
+/// `ptrack` with none of the test environment's settings that would steer it: the test
+/// PostgreSQL that `DATABASE_URL` names, or a remembered runtime.
+pub fn ptrack() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ptrack"));
+    command
+        .env_remove("DATABASE_URL")
+        .env_remove("PTRACK_RUNTIME")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs it and echoes the command and what it printed (shown when a test fails).
+pub fn run(mut command: Command, args: &[&str]) -> Output {
+    let output = command.args(args).output().expect("running ptrack");
+    eprintln!(
+        "$ ptrack {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The standard output of a command that must succeed.
+pub fn stdout_of_success(output: Output, args: &[&str]) -> String {
+    assert!(output.status.success(), "ptrack {} failed", args.join(" "));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
