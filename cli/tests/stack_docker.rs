@@ -136,29 +136,6 @@ impl Drop for Stack {
     }
 }
 
-async fn stored_ids(
-    client: &reqwest::Client,
-    events_url: &str,
-    component: &str,
-) -> BTreeSet<String> {
-    let Ok(response) = client
-        .get(format!("{events_url}/events"))
-        .query(&[("component_name", component), ("limit", "1000")])
-        .send()
-        .await
-    else {
-        return BTreeSet::new();
-    };
-    let rows: Value = response.json().await.unwrap_or(Value::Null);
-    rows.as_array()
-        .map(|rows| {
-            rows.iter()
-                .filter_map(|r| Some(r["event_id"].as_str()?.to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn up_status_down_up_clean_on_docker() {
     if std::env::var_os("PTRACK_SKIP_DOCKER_TESTS").is_some() {
@@ -246,7 +223,7 @@ async fn up_status_down_up_clean_on_docker() {
     let events_url = stack.url(8001);
     eventually(Duration::from_secs(60), "the events are stored", || {
         let (client, events_url, component, sent) = (&client, &events_url, &component, &sent);
-        async move { (stored_ids(client, events_url, component).await == *sent).then_some(()) }
+        async move { (common::stored_ids(client, events_url, component).await == *sent).then_some(()) }
     })
     .await
     .unwrap();
@@ -282,7 +259,10 @@ async fn up_status_down_up_clean_on_docker() {
     // Up again (remembered runtime, scale and ports) finds the events stored before.
     stack.ok(&["up"]);
     assert_eq!(stack.status()["all_healthy"], true);
-    assert_eq!(stored_ids(&client, &events_url, &component).await, sent);
+    assert_eq!(
+        common::stored_ids(&client, &events_url, &component).await,
+        sent
+    );
 
     // Clean removes everything the stack made, volumes included.
     stack.ok(&["clean", "--yes"]);

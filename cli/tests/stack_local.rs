@@ -135,29 +135,6 @@ fn alive(pid: i32) -> bool {
     })
 }
 
-async fn stored_ids(
-    client: &reqwest::Client,
-    events_url: &str,
-    component: &str,
-) -> BTreeSet<String> {
-    let Ok(response) = client
-        .get(format!("{events_url}/events"))
-        .query(&[("component_name", component), ("limit", "1000")])
-        .send()
-        .await
-    else {
-        return BTreeSet::new();
-    };
-    let rows: Value = response.json().await.unwrap_or(Value::Null);
-    rows.as_array()
-        .map(|rows| {
-            rows.iter()
-                .filter_map(|r| Some(r["event_id"].as_str()?.to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn up_status_down_up_clean() {
     build_services();
@@ -239,7 +216,7 @@ async fn up_status_down_up_clean() {
     let events_url = stack.url(8001);
     eventually(Duration::from_secs(30), "the events are stored", || {
         let (client, events_url, component, sent) = (&client, &events_url, &component, &sent);
-        async move { (stored_ids(client, events_url, component).await == *sent).then_some(()) }
+        async move { (common::stored_ids(client, events_url, component).await == *sent).then_some(()) }
     })
     .await
     .unwrap();
@@ -271,7 +248,10 @@ async fn up_status_down_up_clean() {
     stack.ok(&["up"]);
     let status = stack.status();
     assert_eq!(status["all_healthy"], true, "{status:#}");
-    assert_eq!(stored_ids(&client, &events_url, &component).await, sent);
+    assert_eq!(
+        common::stored_ids(&client, &events_url, &component).await,
+        sent
+    );
     let second_pids = pids(&status);
 
     // Clean stops everything and deletes the data.

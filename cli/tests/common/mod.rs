@@ -3,7 +3,12 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
-use std::process::{Command, Output, Stdio};
+use std::{
+    collections::BTreeSet,
+    process::{Command, Output, Stdio},
+};
+
+use serde_json::Value;
 
 /// `ptrack` with none of the test environment's settings that would steer it: the test
 /// PostgreSQL that `DATABASE_URL` names, or a remembered runtime.
@@ -32,4 +37,29 @@ pub fn run(mut command: Command, args: &[&str]) -> Output {
 pub fn stdout_of_success(output: Output, args: &[&str]) -> String {
     assert!(output.status.success(), "ptrack {} failed", args.join(" "));
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The ids of the stored events of `component`, through the events-api (empty while it
+/// does not answer).
+pub async fn stored_ids(
+    client: &reqwest::Client,
+    events_url: &str,
+    component: &str,
+) -> BTreeSet<String> {
+    let Ok(response) = client
+        .get(format!("{events_url}/events"))
+        .query(&[("component_name", component), ("limit", "1000")])
+        .send()
+        .await
+    else {
+        return BTreeSet::new();
+    };
+    let rows: Value = response.json().await.unwrap_or(Value::Null);
+    rows.as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| Some(r["event_id"].as_str()?.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
