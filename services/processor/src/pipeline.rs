@@ -162,15 +162,36 @@ pub async fn run(
     drop(prepared);
     let _ = consuming.await;
     if let Some(offsets) = last_commit {
-        let consumer = consumer.clone();
-        let committed =
-            tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync)).await;
-        if let Ok(Err(err)) = committed {
-            tracing::warn!(%err, "the final offset commit failed; the last batch will be read again");
-        }
+        final_commit(consumer, offsets).await;
     }
     tracing::info!("processor stopped");
     Ok(())
+}
+
+/// How long stopping waits for the last offsets to be committed.
+const FINAL_COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Commits the last written batch's offsets before the processor stops, giving up after
+/// [`FINAL_COMMIT_TIMEOUT`]: librdkafka's synchronous commit waits forever while the broker
+/// is down, and a processor asked to stop must stop. Giving up loses nothing: the batch is
+/// read again by the next processor and `ON CONFLICT` keeps it stored once.
+async fn final_commit(consumer: Arc<StreamConsumer>, offsets: TopicPartitionList) {
+    let (done, committed) = tokio::sync::oneshot::channel();
+    // A plain thread, not `spawn_blocking`: the runtime waits for its blocking tasks when
+    // it shuts down, which would bring the wait back.
+    std::thread::spawn(move || {
+        let _ = done.send(consumer.commit(&offsets, CommitMode::Sync));
+    });
+    match timeout(FINAL_COMMIT_TIMEOUT, committed).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(err))) => {
+            tracing::warn!(%err, "the final offset commit failed; the last batch will be read again");
+        }
+        Ok(Err(_)) | Err(_) => tracing::warn!(
+            "the broker did not take the final offset commit within {FINAL_COMMIT_TIMEOUT:?}; \
+             the last batch will be read again (no duplicates are stored)"
+        ),
+    }
 }
 
 /// A batch read from Kafka and decoded: the rows to write and the messages that are not

@@ -76,6 +76,24 @@ impl Processor {
         self.child.wait().unwrap();
     }
 
+    fn sigterm(&self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+    }
+
+    /// Waits up to `within` for the process to exit; whether it did.
+    fn exited_within(&mut self, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -420,5 +438,42 @@ async fn postgres_restarted_under_load_loses_nothing() {
     assert!(
         processor.log().contains("writing the batch failed"),
         "the outage was seen and retried"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_processor_stops_on_sigterm_even_with_the_broker_gone() {
+    let mut broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 3).await.unwrap();
+    let db = TestDatabase::new().await.unwrap();
+    // The default batch timeout: the processor takes up to a second to stop consuming.
+    let mut processor = Processor::spawn_with(
+        &broker,
+        &topic,
+        &db.url,
+        50,
+        &[("BATCH_TIMEOUT_MS", "1000")],
+    );
+    let collector = start_collector(&broker, &topic).await;
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    send_in_background(collector.url.clone(), 2, 10, accepted.clone())
+        .await
+        .unwrap();
+    let ids = accepted.lock().unwrap().clone();
+    wait_stored(&db.pool, &ids, &processor).await;
+    // Stopped together, as a script stopping the stack does: the processor's last offsets
+    // are still to be committed, and the broker goes away meanwhile.
+    processor.sigterm();
+    broker.stop();
+    let stopped = tokio::task::block_in_place(|| processor.exited_within(Duration::from_secs(20)));
+    assert!(
+        stopped,
+        "the processor still runs 20 s after SIGTERM\n--- processor log ---\n{}",
+        processor.log()
+    );
+    assert!(
+        processor.log().contains("processor stopped"),
+        "{}",
+        processor.log()
     );
 }
