@@ -5,13 +5,21 @@
 //!
 //! Everything comes from one seeded random generator, so the same seed gives the same
 //! visitors, the same events and the same event ids.
+//!
+//! Bodies are written straight into the caller's buffer, field by field, in exactly the
+//! bytes `serde_json` gives for a [`TrackEvent`] (a test holds the two together): at
+//! tens of thousands of requests a second, building a `TrackEvent` per event (a dozen
+//! strings) and serializing it was most of the generator's work.
 
 use std::time::Duration;
 
-use ptrack_common::event::{DomInfo, LocationType, TrackEvent};
+use bytes::BufMut;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
+
+#[cfg(test)]
+use ptrack_common::event::TrackEvent;
 
 /// How the trackers batch.
 #[derive(Debug, Clone)]
@@ -43,34 +51,59 @@ pub struct Batch {
     pub oldest_ms: i64,
 }
 
+/// What [`Visitors::write_batch`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub events: u32,
+    /// The earliest event time in the batch, Unix ms.
+    pub oldest_ms: i64,
+}
+
 /// A set of virtual users, with their own random generator.
 pub struct Visitors {
     rng: StdRng,
     users: Vec<User>,
     batching: Batching,
-    app_name: String,
+    /// The end of every body: `],"appName":...,"appVersion":...}`.
+    tail: Vec<u8>,
+    /// The batch being put together, kept to reuse its memory.
+    actions: Vec<Action>,
 }
 
 struct User {
-    anonymous_id: String,
-    session_id: String,
-    metadata: Value,
+    anonymous_id: Uuid,
+    session_id: Uuid,
+    /// `user_metadata`, rendered once: it never changes.
+    metadata: Box<[u8]>,
     page: Page,
     /// The component under the pointer, if any.
     hovering: Option<&'static Component>,
     /// Simulated milliseconds since this user's first event.
     clock_ms: u64,
     /// An event that came after its batch was flushed: the next batch starts with it.
-    pending: Option<(u64, TrackEvent)>,
+    pending: Option<Action>,
     /// Whether the landing page's PAGE_VIEW was sent.
     landed: bool,
 }
 
-#[derive(Clone)]
+/// A page of the site: `{n}` in its path and title stands for `n`.
+#[derive(Clone, Copy)]
 struct Page {
-    path: String,
-    title: String,
     kind: &'static PageKind,
+    n: u32,
+}
+
+/// One event as the user made it; it becomes JSON when its batch is written.
+#[derive(Clone, Copy)]
+struct Action {
+    /// Simulated time, on the user's clock.
+    at: u64,
+    event_id: Uuid,
+    event_type: &'static str,
+    page: Page,
+    /// `None` for a page view.
+    component: Option<&'static Component>,
+    session_id: Uuid,
 }
 
 struct PageKind {
@@ -249,20 +282,45 @@ impl Visitors {
     pub fn new(seed: u64, users: usize, batching: Batching, app_name: &str) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let users = (0..users.max(1)).map(|_| User::new(&mut rng)).collect();
+        let mut tail = b"],\"appName\":".to_vec();
+        put_str(&mut tail, app_name);
+        tail.extend_from_slice(b",\"appVersion\":");
+        put_str(&mut tail, env!("CARGO_PKG_VERSION"));
+        tail.push(b'}');
         Self {
             rng,
             users,
             batching,
-            app_name: app_name.to_owned(),
+            tail,
+            actions: Vec::new(),
         }
     }
 
     /// The next request: a random user's tracker flushes; its last event happened at
     /// `now_ms` (Unix ms), the earlier ones as long before as their think times say.
     pub fn next_batch(&mut self, now_ms: i64) -> Batch {
+        let mut body = Vec::new();
+        let mut ids = Vec::new();
+        let written = self.write_batch(now_ms, &mut body, &mut ids);
+        Batch {
+            body,
+            ids,
+            oldest_ms: written.oldest_ms,
+        }
+    }
+
+    /// [`Self::next_batch`] without allocating: appends the body to `body` and the event
+    /// ids to `ids`.
+    pub fn write_batch(
+        &mut self,
+        now_ms: i64,
+        body: &mut impl BufMut,
+        ids: &mut Vec<Uuid>,
+    ) -> Written {
         let who = self.rng.random_range(0..self.users.len());
         let user = &mut self.users[who];
-        let mut events: Vec<(u64, TrackEvent)> = Vec::new();
+        let actions = &mut self.actions;
+        actions.clear();
         let limit = self
             .batching
             .fixed
@@ -270,49 +328,93 @@ impl Visitors {
             .max(1);
         let flush_ms = self.batching.flush_interval.as_millis() as u64;
         let mut first_at = None;
-        while events.len() < limit {
-            let (at, event) = match user.pending.take() {
+        while actions.len() < limit {
+            let action = match user.pending.take() {
                 Some(pending) => pending,
                 None => user.act(&mut self.rng),
             };
-            let first = *first_at.get_or_insert(at);
+            let first = *first_at.get_or_insert(action.at);
             // The tracker's timer fires before this event: flush what it holds, and
             // the event opens the next batch.
-            if self.batching.fixed.is_none() && !events.is_empty() && at - first >= flush_ms {
-                user.pending = Some((at, event));
+            if self.batching.fixed.is_none() && !actions.is_empty() && action.at - first >= flush_ms
+            {
+                user.pending = Some(action);
                 break;
             }
-            events.push((at, event));
+            actions.push(action);
         }
-        let last = events.last().map(|(at, _)| *at).unwrap_or(0);
-        let first = events.first().map(|(at, _)| *at).unwrap_or(0);
-        let ids = events.iter().map(|(_, e)| e.event_id).collect();
-        // Written event by event so that each borrows the user's metadata for its turn
-        // instead of holding a copy: cloning that map was the dearest part of a batch.
-        let mut body = Vec::with_capacity(600 * events.len() + 64);
-        body.extend_from_slice(b"{\"events\":[");
-        for (i, (at, mut event)) in events.into_iter().enumerate() {
+        let last = actions.last().map_or(0, |a| a.at);
+        let first = actions.first().map_or(0, |a| a.at);
+        body.put_slice(b"{\"events\":[");
+        for (i, action) in actions.iter().enumerate() {
             if i > 0 {
-                body.push(b',');
+                body.put_u8(b',');
             }
-            event.timestamp = now_ms - (last - at) as i64;
-            std::mem::swap(&mut event.user_metadata, &mut user.metadata);
-            let written = serde_json::to_writer(&mut body, &event);
-            std::mem::swap(&mut event.user_metadata, &mut user.metadata);
-            // Serializing plain structs and string maps into memory cannot fail.
-            written.expect("an event serializes");
+            ids.push(action.event_id);
+            user.write_event(body, action, now_ms - (last - action.at) as i64);
         }
-        body.extend_from_slice(b"],\"appName\":");
-        serde_json::to_writer(&mut body, &self.app_name).expect("a string serializes");
-        body.extend_from_slice(b",\"appVersion\":");
-        serde_json::to_writer(&mut body, env!("CARGO_PKG_VERSION")).expect("a string serializes");
-        body.push(b'}');
-        Batch {
-            body,
-            ids,
+        body.put_slice(&self.tail);
+        Written {
+            events: actions.len() as u32,
             oldest_ms: now_ms - (last - first) as i64,
         }
     }
+}
+
+/// Writes `text` as a JSON string.
+fn put_str(out: &mut impl BufMut, text: &str) {
+    out.put_u8(b'"');
+    put_str_contents(out, text);
+    out.put_u8(b'"');
+}
+
+/// Writes `text` as the inside of a JSON string, escaped the way `serde_json` does.
+fn put_str_contents(out: &mut impl BufMut, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Rare (the site's texts need no escaping): let serde_json do it.
+        let quoted = serde_json::to_string(text).expect("a string serializes");
+        out.put_slice(&quoted.as_bytes()[1..quoted.len() - 1]);
+    } else {
+        out.put_slice(text.as_bytes());
+    }
+}
+
+/// Writes a page's path or title as a JSON string, `{n}` replaced by its number.
+fn put_template(out: &mut impl BufMut, template: &str, n: u32) {
+    out.put_u8(b'"');
+    for (i, piece) in template.split("{n}").enumerate() {
+        if i > 0 {
+            put_int(out, i64::from(n));
+        }
+        put_str_contents(out, piece);
+    }
+    out.put_u8(b'"');
+}
+
+fn put_int(out: &mut impl BufMut, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.put_u8(b'-');
+    }
+    out.put_slice(&digits[at..]);
+}
+
+/// Writes a UUID as a JSON string, hyphenated and lower case (serde's form).
+fn put_uuid(out: &mut impl BufMut, id: Uuid) {
+    let mut text = Uuid::encode_buffer();
+    out.put_u8(b'"');
+    out.put_slice(id.hyphenated().encode_lower(&mut text).as_bytes());
+    out.put_u8(b'"');
 }
 
 fn new_id(rng: &mut StdRng) -> Uuid {
@@ -343,11 +445,9 @@ fn random_page(rng: &mut StdRng) -> Page {
             }
         })
         .unwrap_or(&SITE[0]);
-    let n = rng.random_range(1..=500u32).to_string();
     Page {
-        path: kind.path.replace("{n}", &n),
-        title: kind.title.replace("{n}", &n),
         kind,
+        n: rng.random_range(1..=500u32),
     }
 }
 
@@ -361,9 +461,12 @@ impl User {
             "source": "ptrack-load",
         });
         Self {
-            anonymous_id: new_id(rng).to_string(),
-            session_id: new_id(rng).to_string(),
-            metadata,
+            anonymous_id: new_id(rng),
+            session_id: new_id(rng),
+            // Plain strings and numbers serialize into memory without fail.
+            metadata: serde_json::to_vec(&metadata)
+                .expect("metadata serializes")
+                .into(),
             page: random_page(rng),
             hovering: None,
             // Users are in the middle of their visits when the run starts.
@@ -373,92 +476,186 @@ impl User {
         }
     }
 
-    /// The user's next action and its simulated time: leave the hovered component
-    /// (maybe clicking it first), hover another one, go to another page, or end the
-    /// session and come back later as a new one.
-    fn act(&mut self, rng: &mut StdRng) -> (u64, TrackEvent) {
+    /// The user's next action: leave the hovered component (maybe clicking it first),
+    /// hover another one, go to another page, or end the session and come back later
+    /// as a new one.
+    fn act(&mut self, rng: &mut StdRng) -> Action {
         if !self.landed {
             self.landed = true;
-            return (self.clock_ms, self.page_view(rng));
+            return self.event(rng, "PAGE_VIEW", None);
         }
         if let Some(component) = self.hovering {
             if rng.random_bool(0.4) {
                 self.clock_ms += think(rng, 600.0);
                 // A click leaves the pointer where it is: the leave comes next time.
-                return (self.clock_ms, self.component_event("CLICK", component, rng));
+                return self.event(rng, "CLICK", Some(component));
             }
             self.hovering = None;
             self.clock_ms += think(rng, 800.0);
-            return (
-                self.clock_ms,
-                self.component_event("HOVER_LEAVE", component, rng),
-            );
+            return self.event(rng, "HOVER_LEAVE", Some(component));
         }
         let roll: f64 = rng.random();
         if roll < 0.65 {
             let component = pick(rng, self.page.kind.components);
             self.hovering = Some(component);
             self.clock_ms += think(rng, 1500.0);
-            (
-                self.clock_ms,
-                self.component_event("HOVER_ENTER", component, rng),
-            )
+            self.event(rng, "HOVER_ENTER", Some(component))
         } else {
             if roll > 0.95 {
                 // The session ends; the same browser comes back later.
-                self.session_id = new_id(rng).to_string();
+                self.session_id = new_id(rng);
                 self.clock_ms += think(rng, 60_000.0);
             } else {
                 self.clock_ms += think(rng, 3000.0);
             }
             self.page = random_page(rng);
-            (self.clock_ms, self.page_view(rng))
+            self.event(rng, "PAGE_VIEW", None)
         }
     }
 
-    fn base(&self, rng: &mut StdRng, event_type: &str, location: LocationType) -> TrackEvent {
-        TrackEvent {
-            event_id: new_id(rng),
-            event_type: event_type.to_owned(),
-            location_type: location,
-            component_name: None,
-            page_path: Some(self.page.path.clone()),
-            page_title: Some(self.page.title.clone()),
-            timestamp: 0,
-            dom_info: None,
-            // Lent by the user while the event is written (see `next_batch`).
-            user_metadata: Value::Null,
-            session_id: Some(self.session_id.clone()),
-            anonymous_id: Some(self.anonymous_id.clone()),
-        }
-    }
-
-    fn page_view(&self, rng: &mut StdRng) -> TrackEvent {
-        self.base(rng, "PAGE_VIEW", LocationType::Page)
-    }
-
-    fn component_event(
+    /// An event now, on the current page: a page view without a component.
+    fn event(
         &self,
-        event_type: &str,
-        component: &Component,
         rng: &mut StdRng,
-    ) -> TrackEvent {
-        let mut event = self.base(rng, event_type, LocationType::Component);
-        event.component_name = Some(component.name.to_owned());
-        let text = (!component.text.is_empty()).then(|| component.text.to_owned());
-        event.dom_info = Some(DomInfo {
-            tag: Some(component.tag.to_owned()),
-            id: Some(component.id.to_owned()),
-            class_name: Some(component.class.to_owned()),
-            text,
-        });
-        event
+        event_type: &'static str,
+        component: Option<&'static Component>,
+    ) -> Action {
+        Action {
+            at: self.clock_ms,
+            event_id: new_id(rng),
+            event_type,
+            page: self.page,
+            component,
+            session_id: self.session_id,
+        }
+    }
+
+    /// Writes one of this user's events as the tracker's JSON, in [`TrackEvent`]'s
+    /// field order and with its optional fields left out the same way.
+    fn write_event(&self, out: &mut impl BufMut, action: &Action, timestamp: i64) {
+        out.put_slice(b"{\"event_id\":");
+        put_uuid(out, action.event_id);
+        out.put_slice(b",\"event_type\":");
+        put_str(out, action.event_type);
+        match action.component {
+            None => out.put_slice(b",\"location_type\":\"PAGE\""),
+            Some(component) => {
+                out.put_slice(b",\"location_type\":\"COMPONENT\",\"component_name\":");
+                put_str(out, component.name);
+            }
+        }
+        out.put_slice(b",\"page_path\":");
+        put_template(out, action.page.kind.path, action.page.n);
+        out.put_slice(b",\"page_title\":");
+        put_template(out, action.page.kind.title, action.page.n);
+        out.put_slice(b",\"timestamp\":");
+        put_int(out, timestamp);
+        if let Some(component) = action.component {
+            out.put_slice(b",\"dom_info\":{\"tag\":");
+            put_str(out, component.tag);
+            out.put_slice(b",\"id\":");
+            put_str(out, component.id);
+            out.put_slice(b",\"className\":");
+            put_str(out, component.class);
+            if !component.text.is_empty() {
+                out.put_slice(b",\"text\":");
+                put_str(out, component.text);
+            }
+            out.put_u8(b'}');
+        }
+        out.put_slice(b",\"user_metadata\":");
+        out.put_slice(&self.metadata);
+        out.put_slice(b",\"session_id\":");
+        put_uuid(out, action.session_id);
+        out.put_slice(b",\"anonymous_id\":");
+        put_uuid(out, self.anonymous_id);
+        out.put_u8(b'}');
+    }
+
+    /// The same event as a [`TrackEvent`], to hold [`Self::write_event`] to serde's
+    /// output.
+    #[cfg(test)]
+    fn track_event(&self, action: &Action, timestamp: i64) -> TrackEvent {
+        use ptrack_common::event::{DomInfo, LocationType};
+        let n = action.page.n.to_string();
+        TrackEvent {
+            event_id: action.event_id,
+            event_type: action.event_type.to_owned(),
+            location_type: match action.component {
+                None => LocationType::Page,
+                Some(_) => LocationType::Component,
+            },
+            component_name: action.component.map(|c| c.name.to_owned()),
+            page_path: Some(action.page.kind.path.replace("{n}", &n)),
+            page_title: Some(action.page.kind.title.replace("{n}", &n)),
+            timestamp,
+            dom_info: action.component.map(|c| DomInfo {
+                tag: Some(c.tag.to_owned()),
+                id: Some(c.id.to_owned()),
+                class_name: Some(c.class.to_owned()),
+                text: (!c.text.is_empty()).then(|| c.text.to_owned()),
+            }),
+            user_metadata: serde_json::from_slice(&self.metadata).unwrap(),
+            session_id: Some(action.session_id.to_string()),
+            anonymous_id: Some(self.anonymous_id.to_string()),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
+
+    #[test]
+    fn events_are_written_exactly_as_serde_writes_a_track_event() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut kinds = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            let mut user = User::new(&mut rng);
+            for step in 0..200 {
+                let action = user.act(&mut rng);
+                let timestamp = 1_764_000_000_000 - step * 977;
+                let mut written = Vec::new();
+                user.write_event(&mut written, &action, timestamp);
+                let expected = serde_json::to_vec(&user.track_event(&action, timestamp)).unwrap();
+                assert_eq!(
+                    String::from_utf8(written).unwrap(),
+                    String::from_utf8(expected).unwrap()
+                );
+                kinds.insert((action.event_type, action.page.kind.path));
+            }
+        }
+        assert!(
+            kinds.len() > 20,
+            "every kind of event on every page: {kinds:?}"
+        );
+    }
+
+    #[test]
+    fn strings_numbers_and_templates_are_json() {
+        for text in [
+            "",
+            "plain",
+            "a \"quote\"",
+            "back\\slash",
+            "tab\tnew\nline\u{1}",
+            "é ü 日本",
+        ] {
+            let mut out = Vec::new();
+            put_str(&mut out, text);
+            assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
+        }
+        for value in [0, 7, -7, 1_764_000_000_000, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            put_int(&mut out, value);
+            assert_eq!(out, value.to_string().into_bytes());
+        }
+        let mut out = Vec::new();
+        put_template(&mut out, "{n}: \"Post {n}\"", 42);
+        assert_eq!(out, serde_json::to_vec("42: \"Post 42\"").unwrap());
+    }
 
     #[test]
     fn a_batch_spans_less_than_the_flush_interval() {
