@@ -19,7 +19,9 @@ pub struct BrokerArgs {
 }
 
 pub async fn run(args: BrokerArgs) -> Result<ExitCode> {
-    ptrack_common::telemetry::init("info");
+    // tansu logs every decoded field of every request at `info` (hundreds of MB a
+    // minute under load, and a sixth of the broker's CPU): only its warnings by default.
+    ptrack_common::telemetry::init("warn,ptrack=info,ptrack_broker=info");
     let mut broker =
         EmbeddedBroker::start_advertising(args.addr, args.advertise.as_deref(), &args.data).await?;
     tracing::info!(addr = %args.addr, advertise = ?args.advertise, data = %args.data.display(), "broker listening");
