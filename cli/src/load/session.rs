@@ -6,12 +6,13 @@
 //! Everything comes from one seeded random generator, so the same seed gives the same
 //! visitors, the same events and the same event ids.
 //!
-//! Bodies are written straight into the caller's buffer, field by field, in exactly the
-//! bytes `serde_json` gives for a [`TrackEvent`] (a test holds the two together): at
-//! tens of thousands of requests a second, building a `TrackEvent` per event (a dozen
-//! strings) and serializing it was most of the generator's work.
+//! Bodies are written straight into the caller's buffer in exactly the bytes
+//! `serde_json` gives for a [`TrackEvent`] (a test holds the two together), mostly from
+//! pieces rendered once: the site's pages and components, and each user's metadata and
+//! ids. At tens of thousands of requests a second, building a `TrackEvent` per event (a
+//! dozen strings) and serializing it was most of the generator's work.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use bytes::BufMut;
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -71,13 +72,17 @@ pub struct Visitors {
 }
 
 struct User {
+    /// Only tests read it: it is written from `after_session`.
+    #[cfg(test)]
     anonymous_id: Uuid,
     session_id: Uuid,
-    /// `user_metadata`, rendered once: it never changes.
-    metadata: Box<[u8]>,
+    /// `,"user_metadata":{...},"session_id":"`: the metadata never changes.
+    before_session: Box<[u8]>,
+    /// `","anonymous_id":"..."}`.
+    after_session: Box<[u8]>,
     page: Page,
-    /// The component under the pointer, if any.
-    hovering: Option<&'static Component>,
+    /// The component under the pointer, if any (an index in the page's components).
+    hovering: Option<usize>,
     /// Simulated milliseconds since this user's first event.
     clock_ms: u64,
     /// An event that came after its batch was flushed: the next batch starts with it.
@@ -89,8 +94,15 @@ struct User {
 /// A page of the site: `{n}` in its path and title stands for `n`.
 #[derive(Clone, Copy)]
 struct Page {
-    kind: &'static PageKind,
+    /// Its index in [`SITE`].
+    kind: usize,
     n: u32,
+}
+
+impl Page {
+    fn kind(self) -> &'static PageKind {
+        &SITE[self.kind]
+    }
 }
 
 /// One event as the user made it; it becomes JSON when its batch is written.
@@ -99,11 +111,106 @@ struct Action {
     /// Simulated time, on the user's clock.
     at: u64,
     event_id: Uuid,
-    event_type: &'static str,
+    event_type: EventType,
     page: Page,
-    /// `None` for a page view.
-    component: Option<&'static Component>,
+    /// The index of the component in the page's, `None` for a page view.
+    component: Option<usize>,
     session_id: Uuid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum EventType {
+    PageView,
+    HoverEnter,
+    Click,
+    HoverLeave,
+}
+
+impl EventType {
+    #[cfg(test)]
+    fn name(self) -> &'static str {
+        match self {
+            Self::PageView => "PAGE_VIEW",
+            Self::HoverEnter => "HOVER_ENTER",
+            Self::Click => "CLICK",
+            Self::HoverLeave => "HOVER_LEAVE",
+        }
+    }
+
+    /// `,"event_type":...,"location_type":...`
+    fn json(self) -> &'static [u8] {
+        match self {
+            Self::PageView => b",\"event_type\":\"PAGE_VIEW\",\"location_type\":\"PAGE\"",
+            Self::HoverEnter => b",\"event_type\":\"HOVER_ENTER\",\"location_type\":\"COMPONENT\"",
+            Self::Click => b",\"event_type\":\"CLICK\",\"location_type\":\"COMPONENT\"",
+            Self::HoverLeave => b",\"event_type\":\"HOVER_LEAVE\",\"location_type\":\"COMPONENT\"",
+        }
+    }
+}
+
+/// The JSON of [`SITE`]'s pages, rendered once for every worker.
+static SITE_JSON: LazyLock<Vec<PageJson>> =
+    LazyLock::new(|| SITE.iter().map(PageJson::new).collect());
+
+/// A page's JSON.
+struct PageJson {
+    /// `,"page_path":"...","page_title":"...","timestamp":` cut where the page's number
+    /// goes.
+    pieces: Vec<Vec<u8>>,
+    components: Vec<ComponentJson>,
+}
+
+struct ComponentJson {
+    /// `,"component_name":"..."`
+    name: Vec<u8>,
+    /// `,"dom_info":{...}`
+    dom: Vec<u8>,
+}
+
+impl PageJson {
+    fn new(kind: &PageKind) -> Self {
+        let mut text = Vec::new();
+        text.extend_from_slice(b",\"page_path\":\"");
+        put_str_contents(&mut text, kind.path);
+        text.extend_from_slice(b"\",\"page_title\":\"");
+        put_str_contents(&mut text, kind.title);
+        text.extend_from_slice(b"\",\"timestamp\":");
+        let mut pieces = vec![Vec::new()];
+        let mut rest = &text[..];
+        while let Some(at) = rest.windows(3).position(|w| w == b"{n}") {
+            pieces
+                .last_mut()
+                .expect("one piece at least")
+                .extend_from_slice(&rest[..at]);
+            pieces.push(Vec::new());
+            rest = &rest[at + 3..];
+        }
+        pieces
+            .last_mut()
+            .expect("one piece at least")
+            .extend_from_slice(rest);
+        let components = kind
+            .components
+            .iter()
+            .map(|c| {
+                let mut name = b",\"component_name\":".to_vec();
+                put_str(&mut name, c.name);
+                let mut dom = b",\"dom_info\":{\"tag\":".to_vec();
+                put_str(&mut dom, c.tag);
+                dom.extend_from_slice(b",\"id\":");
+                put_str(&mut dom, c.id);
+                dom.extend_from_slice(b",\"className\":");
+                put_str(&mut dom, c.class);
+                if !c.text.is_empty() {
+                    dom.extend_from_slice(b",\"text\":");
+                    put_str(&mut dom, c.text);
+                }
+                dom.push(b'}');
+                ComponentJson { name, dom }
+            })
+            .collect();
+        Self { pieces, components }
+    }
 }
 
 struct PageKind {
@@ -351,7 +458,8 @@ impl Visitors {
                 body.put_u8(b',');
             }
             ids.push(action.event_id);
-            user.write_event(body, action, now_ms - (last - action.at) as i64);
+            let page = &SITE_JSON[action.page.kind];
+            user.write_event(body, action, page, now_ms - (last - action.at) as i64);
         }
         body.put_slice(&self.tail);
         Written {
@@ -379,18 +487,6 @@ fn put_str_contents(out: &mut impl BufMut, text: &str) {
     }
 }
 
-/// Writes a page's path or title as a JSON string, `{n}` replaced by its number.
-fn put_template(out: &mut impl BufMut, template: &str, n: u32) {
-    out.put_u8(b'"');
-    for (i, piece) in template.split("{n}").enumerate() {
-        if i > 0 {
-            put_int(out, i64::from(n));
-        }
-        put_str_contents(out, piece);
-    }
-    out.put_u8(b'"');
-}
-
 fn put_int(out: &mut impl BufMut, value: i64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
@@ -411,10 +507,9 @@ fn put_int(out: &mut impl BufMut, value: i64) {
 
 /// Writes a UUID as a JSON string, hyphenated and lower case (serde's form).
 fn put_uuid(out: &mut impl BufMut, id: Uuid) {
-    let mut text = Uuid::encode_buffer();
-    out.put_u8(b'"');
-    out.put_slice(id.hyphenated().encode_lower(&mut text).as_bytes());
-    out.put_u8(b'"');
+    let mut text = [b'"'; 38];
+    id.hyphenated().encode_lower(&mut text[1..37]);
+    out.put_slice(&text);
 }
 
 fn new_id(rng: &mut StdRng) -> Uuid {
@@ -436,7 +531,7 @@ fn random_page(rng: &mut StdRng) -> Page {
     let mut roll = rng.random_range(0..total);
     let kind = SITE
         .iter()
-        .find(|p| {
+        .position(|p| {
             if roll < p.weight {
                 true
             } else {
@@ -444,7 +539,7 @@ fn random_page(rng: &mut StdRng) -> Page {
                 false
             }
         })
-        .unwrap_or(&SITE[0]);
+        .unwrap_or(0);
     Page {
         kind,
         n: rng.random_range(1..=500u32),
@@ -460,13 +555,20 @@ impl User {
             "screen": {"width": width, "height": height},
             "source": "ptrack-load",
         });
+        let anonymous_id = new_id(rng);
+        let mut before_session = b",\"user_metadata\":".to_vec();
+        // Plain strings and numbers serialize into memory without fail.
+        serde_json::to_writer(&mut before_session, &metadata).expect("metadata serializes");
+        before_session.extend_from_slice(b",\"session_id\":");
+        let mut after_session = b",\"anonymous_id\":".to_vec();
+        put_uuid(&mut after_session, anonymous_id);
+        after_session.push(b'}');
         Self {
-            anonymous_id: new_id(rng),
+            #[cfg(test)]
+            anonymous_id,
             session_id: new_id(rng),
-            // Plain strings and numbers serialize into memory without fail.
-            metadata: serde_json::to_vec(&metadata)
-                .expect("metadata serializes")
-                .into(),
+            before_session: before_session.into(),
+            after_session: after_session.into(),
             page: random_page(rng),
             hovering: None,
             // Users are in the middle of their visits when the run starts.
@@ -482,24 +584,24 @@ impl User {
     fn act(&mut self, rng: &mut StdRng) -> Action {
         if !self.landed {
             self.landed = true;
-            return self.event(rng, "PAGE_VIEW", None);
+            return self.event(rng, EventType::PageView, None);
         }
         if let Some(component) = self.hovering {
             if rng.random_bool(0.4) {
                 self.clock_ms += think(rng, 600.0);
                 // A click leaves the pointer where it is: the leave comes next time.
-                return self.event(rng, "CLICK", Some(component));
+                return self.event(rng, EventType::Click, Some(component));
             }
             self.hovering = None;
             self.clock_ms += think(rng, 800.0);
-            return self.event(rng, "HOVER_LEAVE", Some(component));
+            return self.event(rng, EventType::HoverLeave, Some(component));
         }
         let roll: f64 = rng.random();
         if roll < 0.65 {
-            let component = pick(rng, self.page.kind.components);
+            let component = rng.random_range(0..self.page.kind().components.len());
             self.hovering = Some(component);
             self.clock_ms += think(rng, 1500.0);
-            self.event(rng, "HOVER_ENTER", Some(component))
+            self.event(rng, EventType::HoverEnter, Some(component))
         } else {
             if roll > 0.95 {
                 // The session ends; the same browser comes back later.
@@ -509,17 +611,12 @@ impl User {
                 self.clock_ms += think(rng, 3000.0);
             }
             self.page = random_page(rng);
-            self.event(rng, "PAGE_VIEW", None)
+            self.event(rng, EventType::PageView, None)
         }
     }
 
-    /// An event now, on the current page: a page view without a component.
-    fn event(
-        &self,
-        rng: &mut StdRng,
-        event_type: &'static str,
-        component: Option<&'static Component>,
-    ) -> Action {
+    /// An event now, on the current page.
+    fn event(&self, rng: &mut StdRng, event_type: EventType, component: Option<usize>) -> Action {
         Action {
             at: self.clock_ms,
             event_id: new_id(rng),
@@ -531,45 +628,29 @@ impl User {
     }
 
     /// Writes one of this user's events as the tracker's JSON, in [`TrackEvent`]'s
-    /// field order and with its optional fields left out the same way.
-    fn write_event(&self, out: &mut impl BufMut, action: &Action, timestamp: i64) {
+    /// field order and with its optional fields left out the same way; `page` is the
+    /// JSON of the event's page.
+    fn write_event(&self, out: &mut impl BufMut, action: &Action, page: &PageJson, timestamp: i64) {
         out.put_slice(b"{\"event_id\":");
         put_uuid(out, action.event_id);
-        out.put_slice(b",\"event_type\":");
-        put_str(out, action.event_type);
-        match action.component {
-            None => out.put_slice(b",\"location_type\":\"PAGE\""),
-            Some(component) => {
-                out.put_slice(b",\"location_type\":\"COMPONENT\",\"component_name\":");
-                put_str(out, component.name);
-            }
+        out.put_slice(action.event_type.json());
+        let component = action.component.map(|c| &page.components[c]);
+        if let Some(component) = component {
+            out.put_slice(&component.name);
         }
-        out.put_slice(b",\"page_path\":");
-        put_template(out, action.page.kind.path, action.page.n);
-        out.put_slice(b",\"page_title\":");
-        put_template(out, action.page.kind.title, action.page.n);
-        out.put_slice(b",\"timestamp\":");
+        for (i, piece) in page.pieces.iter().enumerate() {
+            if i > 0 {
+                put_int(out, i64::from(action.page.n));
+            }
+            out.put_slice(piece);
+        }
         put_int(out, timestamp);
-        if let Some(component) = action.component {
-            out.put_slice(b",\"dom_info\":{\"tag\":");
-            put_str(out, component.tag);
-            out.put_slice(b",\"id\":");
-            put_str(out, component.id);
-            out.put_slice(b",\"className\":");
-            put_str(out, component.class);
-            if !component.text.is_empty() {
-                out.put_slice(b",\"text\":");
-                put_str(out, component.text);
-            }
-            out.put_u8(b'}');
+        if let Some(component) = component {
+            out.put_slice(&component.dom);
         }
-        out.put_slice(b",\"user_metadata\":");
-        out.put_slice(&self.metadata);
-        out.put_slice(b",\"session_id\":");
+        out.put_slice(&self.before_session);
         put_uuid(out, action.session_id);
-        out.put_slice(b",\"anonymous_id\":");
-        put_uuid(out, self.anonymous_id);
-        out.put_u8(b'}');
+        out.put_slice(&self.after_session);
     }
 
     /// The same event as a [`TrackEvent`], to hold [`Self::write_event`] to serde's
@@ -577,25 +658,29 @@ impl User {
     #[cfg(test)]
     fn track_event(&self, action: &Action, timestamp: i64) -> TrackEvent {
         use ptrack_common::event::{DomInfo, LocationType};
+        let kind = action.page.kind();
         let n = action.page.n.to_string();
+        let component = action.component.map(|c| &kind.components[c]);
+        let metadata = &self.before_session[b",\"user_metadata\":".len()..];
+        let metadata = &metadata[..metadata.len() - b",\"session_id\":".len()];
         TrackEvent {
             event_id: action.event_id,
-            event_type: action.event_type.to_owned(),
-            location_type: match action.component {
+            event_type: action.event_type.name().to_owned(),
+            location_type: match component {
                 None => LocationType::Page,
                 Some(_) => LocationType::Component,
             },
-            component_name: action.component.map(|c| c.name.to_owned()),
-            page_path: Some(action.page.kind.path.replace("{n}", &n)),
-            page_title: Some(action.page.kind.title.replace("{n}", &n)),
+            component_name: component.map(|c| c.name.to_owned()),
+            page_path: Some(kind.path.replace("{n}", &n)),
+            page_title: Some(kind.title.replace("{n}", &n)),
             timestamp,
-            dom_info: action.component.map(|c| DomInfo {
+            dom_info: component.map(|c| DomInfo {
                 tag: Some(c.tag.to_owned()),
                 id: Some(c.id.to_owned()),
                 class_name: Some(c.class.to_owned()),
                 text: (!c.text.is_empty()).then(|| c.text.to_owned()),
             }),
-            user_metadata: serde_json::from_slice(&self.metadata).unwrap(),
+            user_metadata: serde_json::from_slice(metadata).unwrap(),
             session_id: Some(action.session_id.to_string()),
             anonymous_id: Some(self.anonymous_id.to_string()),
         }
@@ -618,13 +703,14 @@ mod tests {
                 let action = user.act(&mut rng);
                 let timestamp = 1_764_000_000_000 - step * 977;
                 let mut written = Vec::new();
-                user.write_event(&mut written, &action, timestamp);
+                let page = &SITE_JSON[action.page.kind];
+                user.write_event(&mut written, &action, page, timestamp);
                 let expected = serde_json::to_vec(&user.track_event(&action, timestamp)).unwrap();
                 assert_eq!(
                     String::from_utf8(written).unwrap(),
                     String::from_utf8(expected).unwrap()
                 );
-                kinds.insert((action.event_type, action.page.kind.path));
+                kinds.insert((action.event_type, action.page.kind().path));
             }
         }
         assert!(
@@ -652,9 +738,24 @@ mod tests {
             put_int(&mut out, value);
             assert_eq!(out, value.to_string().into_bytes());
         }
+        // Pages, with their number in the path and twice in the title, and quotes.
+        let page = PageJson::new(&PageKind {
+            path: "/p/{n}",
+            title: "{n}: \"Post {n}\"",
+            weight: 1,
+            components: &[],
+        });
         let mut out = Vec::new();
-        put_template(&mut out, "{n}: \"Post {n}\"", 42);
-        assert_eq!(out, serde_json::to_vec("42: \"Post 42\"").unwrap());
+        for (i, piece) in page.pieces.iter().enumerate() {
+            if i > 0 {
+                put_int(&mut out, 42);
+            }
+            out.extend_from_slice(piece);
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#","page_path":"/p/42","page_title":"42: \"Post 42\"","timestamp":"#
+        );
     }
 
     #[test]
