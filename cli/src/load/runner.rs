@@ -7,9 +7,16 @@
 //! were due, so the delay shows up in the corrected latency rather than vanishing.
 //! Each worker's traffic depends only on the seed and its index, so a run is
 //! reproducible for the same `--seed` and `--connections`.
+//!
+//! Each worker owns one HTTP/1 connection (hyper's, without a pool) and drives it
+//! itself: the request, the connection's reading and writing and the answer all run in
+//! the worker's task, with no hand-off to another task per request. A connection that
+//! fails is dropped, and the worker opens a new one for its next request.
 
 use std::{
-    error::Error as _,
+    error::Error as StdError,
+    net::SocketAddr,
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -17,11 +24,22 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use anyhow::{Context, Result};
-use reqwest::{Client, Url, header::CONTENT_TYPE};
+use anyhow::{Context, Result, bail};
+use bytes::BytesMut;
+use futures::FutureExt;
+use http_body_util::{BodyExt, Full};
+use hyper::{
+    Method, Request, StatusCode, Uri,
+    body::Bytes,
+    client::conn::http1,
+    header::{CONTENT_TYPE, HOST, HeaderValue},
+};
+use hyper_util::rt::TokioIo;
+use reqwest::Url;
 use serde::Deserialize;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::{net::TcpStream, sync::mpsc};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use uuid::Uuid;
 
 use super::{
     plan::Plan,
@@ -65,16 +83,14 @@ pub async fn run(
     on_tick: impl FnMut(&Live) + Send + 'static,
 ) -> Result<RunResult> {
     let connections = config.connections.max(1);
-    let client = Client::builder()
-        .pool_max_idle_per_host(connections)
-        .tcp_nodelay(true)
-        .timeout(config.timeout)
-        .connect_timeout(config.timeout.min(Duration::from_secs(5)))
-        .build()
-        .context("cannot build the HTTP client")?;
+    let target = Arc::new(Target::resolve(&config.url, config.timeout).await?);
     let bucket = bucket_width(&config.plan);
     // A little head start so every worker is waiting when the first request is due.
     let start = Instant::now() + Duration::from_millis(20);
+    // Event times come from the monotonic clock from here: one clock read fewer a
+    // request.
+    let unix_start_ms =
+        unix_ms() + start.saturating_duration_since(Instant::now()).as_millis() as i64;
     let (tx, rx) = mpsc::unbounded_channel();
     let claimed = Arc::new(AtomicU64::new(0));
     let users_each = config.users.div_ceil(connections).max(1);
@@ -83,8 +99,7 @@ pub async fn run(
         let worker = Worker {
             index: index as u64,
             connections: connections as u64,
-            client: client.clone(),
-            url: config.url.clone(),
+            target: target.clone(),
             plan: config.plan.clone(),
             visitors: Visitors::new(
                 worker_seed(config.seed, index as u64),
@@ -94,6 +109,7 @@ pub async fn run(
             ),
             keep_ids: config.keep_ids,
             start,
+            unix_start_ms,
             claimed: claimed.clone(),
             stop: stop.clone(),
             tx: tx.clone(),
@@ -170,7 +186,12 @@ fn worker_seed(seed: u64, index: u64) -> u64 {
 }
 
 fn micros_since(start: Instant) -> u64 {
-    Instant::now().saturating_duration_since(start).as_micros() as u64
+    since(start, Instant::now()).as_micros() as u64
+}
+
+/// From `earlier` to `later`, or zero.
+fn since(earlier: Instant, later: Instant) -> Duration {
+    later.saturating_duration_since(earlier)
 }
 
 fn unix_ms() -> i64 {
@@ -179,15 +200,239 @@ fn unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Where the requests go, worked out once for all workers.
+struct Target {
+    /// The addresses the host resolved to, tried in order when connecting.
+    addrs: Vec<SocketAddr>,
+    /// The `Host` header.
+    host: HeaderValue,
+    /// Path and query: what goes on the request line.
+    path: Uri,
+    /// A request that has not answered after this long is given up (a timeout).
+    timeout: Duration,
+    /// Connecting takes at most this long, within `timeout`.
+    connect_timeout: Duration,
+}
+
+impl Target {
+    async fn resolve(url: &Url, timeout: Duration) -> Result<Self> {
+        if url.scheme() != "http" {
+            bail!(
+                "ptrack load speaks plain HTTP/1.1: give --target as http://host:port (got {url})"
+            );
+        }
+        let host = url
+            .host_str()
+            .with_context(|| format!("--target {url} has no host"))?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        // An IPv6 literal comes in brackets, which resolving does not want.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
+            .await
+            .with_context(|| format!("cannot resolve {host}: check the host of --target"))?
+            .collect();
+        if addrs.is_empty() {
+            bail!("{host} resolves to no address: check the host of --target");
+        }
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        Ok(Self {
+            addrs,
+            host: HeaderValue::from_str(&authority)
+                .with_context(|| format!("{authority:?} cannot be a Host header"))?,
+            path: path
+                .parse()
+                .with_context(|| format!("{path:?} cannot be a request path"))?,
+            timeout,
+            connect_timeout: timeout.min(Duration::from_secs(5)),
+        })
+    }
+
+    fn request(&self, body: Bytes) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.path.clone();
+        let headers = request.headers_mut();
+        headers.insert(HOST, self.host.clone());
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // hyper adds Content-Length: the body's length is known.
+        request
+    }
+}
+
+/// A request that got no HTTP answer: a short kind for grouping, and what happened.
+struct Failure {
+    kind: &'static str,
+    detail: String,
+}
+
+impl Failure {
+    fn new(kind: &'static str, context: &str, err: &dyn StdError) -> Self {
+        let mut detail = format!("{context}: {err}");
+        let mut source = err.source();
+        while let Some(cause) = source {
+            detail.push_str(": ");
+            detail.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self { kind, detail }
+    }
+}
+
+/// One open HTTP/1 connection: `sender` queues requests on it, `conn` does its reading
+/// and writing, and only moves when polled (see [`Link::exchange`]).
+struct Link {
+    sender: http1::SendRequest<Full<Bytes>>,
+    conn: http1::Connection<TokioIo<TcpStream>, Full<Bytes>>,
+}
+
+impl Link {
+    async fn open(target: &Target) -> Result<Self, Failure> {
+        let mut refused = None;
+        for addr in &target.addrs {
+            let stream = match tokio::time::timeout(
+                target.connect_timeout,
+                TcpStream::connect(addr),
+            )
+            .await
+            {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => {
+                    refused = Some(Failure::new(
+                        "connect",
+                        &format!("cannot connect to {addr}"),
+                        &err,
+                    ));
+                    continue;
+                }
+                Err(_) => {
+                    refused = Some(Failure {
+                        kind: "timeout",
+                        detail: format!(
+                            "connecting to {addr} took longer than {:?}",
+                            target.connect_timeout
+                        ),
+                    });
+                    continue;
+                }
+            };
+            // Requests are small and each waits for its answer: send them at once.
+            if let Err(err) = stream.set_nodelay(true) {
+                return Err(Failure::new("connect", "cannot set TCP_NODELAY", &err));
+            }
+            return match http1::handshake(TokioIo::new(stream)).await {
+                Ok((sender, conn)) => Ok(Self { sender, conn }),
+                Err(err) => Err(Failure::new("connect", "HTTP/1 handshake failed", &err)),
+            };
+        }
+        // `addrs` is never empty (see `Target::resolve`), so one attempt failed.
+        Err(refused.unwrap_or_else(|| Failure {
+            kind: "connect",
+            detail: "no address to connect to".into(),
+        }))
+    }
+
+    /// Sends one request and reads its whole answer, driving the connection in the same
+    /// task meanwhile. Also says whether the connection can carry another request.
+    async fn exchange(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> (Result<(StatusCode, Bytes), Failure>, bool) {
+        let Self { sender, conn } = self;
+        let answer = async {
+            let failed =
+                |err: hyper::Error| Failure::new("request", "sending the request failed", &err);
+            sender.ready().await.map_err(failed)?;
+            let response = sender.send_request(request).await.map_err(failed)?;
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|err| Failure::new("body", "reading the answer failed", &err))?;
+            Ok((status, body.to_bytes()))
+        };
+        tokio::pin!(answer);
+        tokio::select! {
+            // The connection first: then the answer it has just read is there at once.
+            biased;
+            ended = &mut *conn => {
+                // The connection is done (the server closed it, or it failed), and has
+                // handed over all it read: the answer is complete now or never will be.
+                let answer = answer.as_mut().now_or_never().unwrap_or_else(|| {
+                    Err(match ended {
+                        Err(err) => Failure::new("request", "the connection failed", &err),
+                        Ok(()) => Failure {
+                            kind: "request",
+                            detail: "the server closed the connection before answering".into(),
+                        },
+                    })
+                });
+                (answer, false)
+            }
+            answer = &mut answer => {
+                let reusable = answer.is_ok();
+                (answer, reusable)
+            }
+        }
+    }
+}
+
+/// Sends one request on the worker's connection, opening one first when there is none.
+/// A connection that failed is dropped: the next request opens a new one.
+async fn send(
+    target: &Target,
+    link: &mut Option<Link>,
+    request: Request<Full<Bytes>>,
+) -> Result<(StatusCode, Bytes), Failure> {
+    // Closed while idle (noticed while waiting, see `Worker::wait_until`), or after
+    // the last answer: not an error of this request.
+    if link.as_ref().is_some_and(|l| l.sender.is_closed()) {
+        *link = None;
+    }
+    let open = match link {
+        Some(open) => open,
+        None => link.insert(Link::open(target).await?),
+    };
+    let (answer, reusable) = open.exchange(request).await;
+    if !reusable {
+        *link = None;
+    }
+    answer
+}
+
+/// Resolves when an idle connection is closed (the server hung up); never without one.
+async fn closed(link: &mut Option<Link>) {
+    match link {
+        Some(open) => {
+            let _ = (&mut open.conn).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// How soon a worker that is busy sending notices that the run was stopped.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// How much room a worker's body buffer keeps: the session model's batches are a few kB.
+const BODY_ROOM: usize = 16 * 1024;
+
 struct Worker {
     index: u64,
     connections: u64,
-    client: Client,
-    url: Url,
+    target: Arc<Target>,
     plan: Plan,
     visitors: Visitors,
     keep_ids: bool,
     start: Instant,
+    /// `start` as Unix ms.
+    unix_start_ms: i64,
     claimed: Arc<AtomicU64>,
     stop: CancellationToken,
     tx: mpsc::UnboundedSender<Vec<Outcome>>,
@@ -195,13 +440,27 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self) {
+        // One wait for Ctrl-C while waiting for the timetable, for the whole run.
+        let stopped = self.stop.clone().cancelled_owned();
+        tokio::pin!(stopped);
+        // One timer while sending, for the whole run too: it rings every STOP_CHECK to
+        // look for a stop and a request past its deadline, and is moved only then (or
+        // for a timeout shorter than that), not for every request.
+        let alarm = tokio::time::sleep(STOP_CHECK);
+        tokio::pin!(alarm);
+        let mut link: Option<Link> = None;
+        // Bodies are written here and handed to hyper as `Bytes`; once hyper has sent
+        // and dropped one, `reserve` takes the same memory back for the next (it is
+        // still in the CPU's cache).
+        let mut body = BytesMut::with_capacity(BODY_ROOM);
+        let mut ids: Vec<Uuid> = Vec::new();
         let mut turn = 0;
         let mut pending = Vec::with_capacity(HAND_OVER_COUNT);
-        let mut handed = Instant::now();
-        while let Some(due) = self.next_due(turn) {
+        let mut now = Instant::now();
+        let mut handed = now;
+        while let Some(due) = self.next_due(turn, now) {
             turn += 1;
             let at = self.start + due;
-            let now = Instant::now();
             // A long wait: hand over what is done first, so the live view keeps up.
             if at > now + HAND_OVER && !pending.is_empty() {
                 handed = now;
@@ -211,40 +470,75 @@ impl Worker {
                 }
             }
             if at > now {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at.into()) => {}
-                    _ = self.stop.cancelled() => break,
+                if !wait_until(at, stopped.as_mut(), &mut link).await {
+                    break;
                 }
+                now = Instant::now();
             }
-            let batch = self.visitors.next_batch(unix_ms());
-            let sent_us = micros_since(self.start);
-            let events = batch.ids.len() as u32;
-            let oldest_ms = batch.oldest_ms;
-            let (reply, rejected) = tokio::select! {
-                reply = send(&self.client, &self.url, batch.body) => reply,
-                _ = self.stop.cancelled() => break,
+            body.reserve(BODY_ROOM);
+            ids.clear();
+            let now_ms = self.unix_start_ms + since(self.start, now).as_millis() as i64;
+            let written = self.visitors.write_batch(now_ms, &mut body, &mut ids);
+            let request = self.target.request(body.split().freeze());
+            let sent = Instant::now();
+            let sent_us = since(self.start, sent).as_micros() as u64;
+            let deadline = tokio::time::Instant::from_std(sent + self.target.timeout);
+            if alarm.deadline() > deadline {
+                alarm.as_mut().reset(deadline);
+            }
+            let answer = {
+                let exchange = send(&self.target, &mut link, request);
+                tokio::pin!(exchange);
+                loop {
+                    tokio::select! {
+                        biased;
+                        answer = &mut exchange => break Some(answer),
+                        () = &mut alarm => {
+                            if self.stop.is_cancelled() {
+                                break None;
+                            }
+                            let now = tokio::time::Instant::now();
+                            if now >= deadline {
+                                let detail = format!("no answer after {:?}", self.target.timeout);
+                                break Some(Err(Failure { kind: "timeout", detail }));
+                            }
+                            alarm.as_mut().reset(deadline.min(now + STOP_CHECK));
+                        }
+                    }
+                }
             };
-            let done_us = micros_since(self.start);
+            let Some(answer) = answer else { break };
+            now = Instant::now();
+            let done_us = since(self.start, now).as_micros() as u64;
+            let (reply, rejected) = match answer {
+                Ok((status, body)) => reply(status, &body),
+                Err(Failure { kind, detail }) => {
+                    // A timed-out request is still on the connection: it cannot carry
+                    // another. (Other failures dropped it already.)
+                    link = None;
+                    (Reply::Error { kind, detail }, Vec::new())
+                }
+            };
             let accepted_ids = match &reply {
                 Reply::Status {
                     code: 200..=299,
                     accepted: Some(_),
                     ..
-                } if self.keep_ids => accepted(batch.ids, &rejected),
+                } if self.keep_ids => accepted(std::mem::take(&mut ids), &rejected),
                 _ => Vec::new(),
             };
             let outcome = Outcome {
                 due_us: (due.as_micros() as u64).min(sent_us),
                 sent_us,
                 done_us,
-                events,
-                oldest_ms,
+                events: written.events,
+                oldest_ms: written.oldest_ms,
                 reply,
                 accepted_ids,
             };
             pending.push(outcome);
-            if pending.len() >= HAND_OVER_COUNT || handed.elapsed() >= HAND_OVER {
-                handed = Instant::now();
+            if pending.len() >= HAND_OVER_COUNT || since(handed, now) >= HAND_OVER {
+                handed = now;
                 let full = std::mem::replace(&mut pending, Vec::with_capacity(HAND_OVER_COUNT));
                 if self.tx.send(full).is_err() {
                     return;
@@ -256,15 +550,13 @@ impl Worker {
         }
     }
 
-    /// When this worker's `turn`-th request is due, or `None` when it is done.
-    fn next_due(&self, turn: u64) -> Option<Duration> {
-        if self.stop.is_cancelled() {
-            return None;
-        }
+    /// When this worker's `turn`-th request is due, or `None` when it is done. (A stop
+    /// is noticed while waiting or sending.)
+    fn next_due(&self, turn: u64, now: Instant) -> Option<Duration> {
         match &self.plan {
             Plan::Open { .. } => self.plan.due(self.index + turn * self.connections),
             Plan::Max { requests, duration } => {
-                let now = Instant::now().saturating_duration_since(self.start);
+                let now = since(self.start, now);
                 if duration.is_some_and(|d| now >= d) {
                     return None;
                 }
@@ -304,60 +596,242 @@ fn accepted(ids: Vec<uuid::Uuid>, rejected: &[usize]) -> Vec<uuid::Uuid> {
         .collect()
 }
 
-/// Sends one batch; the answer, and the indices of the events the collector rejected.
-async fn send(client: &Client, url: &Url, body: Vec<u8>) -> (Reply, Vec<usize>) {
-    let response = client
-        .post(url.clone())
-        .header(CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await;
-    let response = match response {
-        Ok(response) => response,
-        Err(err) => return (error_reply(&err), Vec::new()),
-    };
-    let code = response.status().as_u16();
-    match response.bytes().await {
-        Ok(bytes) => match serde_json::from_slice::<TrackReply>(&bytes) {
-            Ok(reply) => (
-                Reply::Status {
-                    code,
-                    accepted: Some(reply.accepted),
-                    rejected: reply.rejected.len() as u64,
-                },
-                reply.rejected.into_iter().map(|r| r.index).collect(),
-            ),
-            Err(_) => (
-                Reply::Status {
-                    code,
-                    accepted: None,
-                    rejected: 0,
-                },
-                Vec::new(),
-            ),
-        },
-        Err(err) => (error_reply(&err), Vec::new()),
+/// Sleeps until `at`, keeping an eye on the idle connection meanwhile: one the server
+/// closes is dropped at once, rather than found dead when the next request goes out.
+/// `false` when the run was stopped.
+async fn wait_until(
+    at: Instant,
+    mut stopped: Pin<&mut WaitForCancellationFutureOwned>,
+    link: &mut Option<Link>,
+) -> bool {
+    let sleep = tokio::time::sleep_until(at.into());
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            () = &mut sleep => return true,
+            () = stopped.as_mut() => return false,
+            () = closed(link) => *link = None,
+        }
     }
 }
 
-fn error_reply(err: &reqwest::Error) -> Reply {
-    let kind = if err.is_timeout() {
-        "timeout"
-    } else if err.is_connect() {
-        "connect"
-    } else if err.is_body() || err.is_decode() {
-        "body"
-    } else if err.is_request() {
-        "request"
-    } else {
-        "other"
-    };
-    let mut detail = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
-        source = cause.source();
+/// The HTTP answer; the collector's counts and the indices of the events it rejected,
+/// when the body says so.
+fn reply(status: StatusCode, body: &[u8]) -> (Reply, Vec<usize>) {
+    let code = status.as_u16();
+    match serde_json::from_slice::<TrackReply>(body) {
+        Ok(reply) => (
+            Reply::Status {
+                code,
+                accepted: Some(reply.accepted),
+                rejected: reply.rejected.len() as u64,
+            },
+            reply.rejected.into_iter().map(|r| r.index).collect(),
+        ),
+        Err(_) => (
+            Reply::Status {
+                code,
+                accepted: None,
+                rejected: 0,
+            },
+            Vec::new(),
+        ),
     }
-    Reply::Error { kind, detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpListener,
+    };
+
+    use super::*;
+
+    /// What the test server does after reading the `n`-th request (from 0) of a
+    /// connection.
+    #[derive(Debug, Clone, Copy)]
+    enum Then {
+        Answer,
+        /// Answers with `Connection: close`, then closes.
+        AnswerAndClose,
+        /// Answers, then closes the idle connection 20 ms later without a word (as a
+        /// server's keep-alive timeout does).
+        AnswerAndDropIdle,
+        /// Closes without answering.
+        HangUp,
+        /// Never answers.
+        Stall,
+    }
+
+    /// A raw HTTP/1.1 server following `script`; also counts the connections it took.
+    async fn serve(script: fn(usize) -> Then) -> (Url, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/track", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(connection(stream, script));
+            }
+        });
+        (url.parse().unwrap(), connections)
+    }
+
+    async fn connection(mut stream: TcpStream, script: fn(usize) -> Then) {
+        let mut buffer = Vec::new();
+        for n in 0.. {
+            if !read_request(&mut stream, &mut buffer).await {
+                return;
+            }
+            let then = script(n);
+            let body = r#"{"accepted":1,"rejected":[]}"#;
+            let close = if matches!(then, Then::AnswerAndClose) {
+                "connection: close\r\n"
+            } else {
+                ""
+            };
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{close}\r\n{body}",
+                body.len()
+            );
+            match then {
+                Then::Answer => {}
+                Then::AnswerAndClose => {
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                    return;
+                }
+                Then::AnswerAndDropIdle => {
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    return;
+                }
+                Then::HangUp => return,
+                Then::Stall => std::future::pending().await,
+            }
+            if stream.write_all(answer.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Reads one request (head and body) off `stream`; `false` at the end of it.
+    async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> bool {
+        let mut chunk = [0u8; 8192];
+        loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if buffer.len() >= end + 4 + length {
+                    buffer.drain(..end + 4 + length);
+                    return true;
+                }
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    async fn run_against(url: Url, requests: u64, rps: f64, timeout: Duration) -> Stats {
+        let config = RunConfig {
+            url,
+            plan: Plan::fixed(rps, None, Some(requests)).unwrap(),
+            connections: 1,
+            timeout,
+            users: 5,
+            batching: Batching::default(),
+            seed: 1,
+            app_name: "runner-test".into(),
+            keep_ids: true,
+        };
+        run(config, CancellationToken::new(), |_| {})
+            .await
+            .unwrap()
+            .stats
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closes_is_replaced_without_failing_a_request() {
+        let (url, connections) = serve(|n| {
+            if n == 2 {
+                Then::AnswerAndClose
+            } else {
+                Then::Answer
+            }
+        })
+        .await;
+        let stats = run_against(url, 30, 1000.0, Duration::from_secs(5)).await;
+        assert_eq!(stats.statuses.get(&200), Some(&30), "{:?}", stats.errors);
+        assert_eq!(connections.load(Ordering::Relaxed), 10);
+
+        // Closed while idle between two requests: noticed while waiting.
+        let (url, connections) = serve(|_| Then::AnswerAndDropIdle).await;
+        let stats = run_against(url, 6, 10.0, Duration::from_secs(5)).await;
+        assert_eq!(stats.statuses.get(&200), Some(&6), "{:?}", stats.errors);
+        assert_eq!(connections.load(Ordering::Relaxed), 6);
+    }
+
+    #[tokio::test]
+    async fn a_stop_is_noticed_while_a_request_hangs() {
+        let (url, _) = serve(|_| Then::Stall).await;
+        let config = RunConfig {
+            url,
+            plan: Plan::fixed(10.0, None, Some(10)).unwrap(),
+            connections: 1,
+            timeout: Duration::from_secs(30),
+            users: 5,
+            batching: Batching::default(),
+            seed: 1,
+            app_name: "runner-test".into(),
+            keep_ids: false,
+        };
+        let stop = CancellationToken::new();
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stopper.cancel();
+        });
+        let started = Instant::now();
+        let result = run(config, stop, |_| {}).await.unwrap();
+        assert!(result.interrupted);
+        assert!(
+            started.elapsed() < Duration::from_millis(300) + 3 * STOP_CHECK,
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            result.stats.requests, 0,
+            "the hanging request is not counted"
+        );
+    }
+
+    #[tokio::test]
+    async fn hang_ups_and_timeouts_are_counted_and_the_next_request_reconnects() {
+        let (url, connections) = serve(|n| if n == 0 { Then::Answer } else { Then::HangUp }).await;
+        let stats = run_against(url, 10, 1000.0, Duration::from_secs(5)).await;
+        assert_eq!(stats.requests, 10);
+        assert_eq!(stats.statuses.get(&200), Some(&5));
+        assert_eq!(stats.errors.get("request"), Some(&5), "{:?}", stats.errors);
+        assert_eq!(connections.load(Ordering::Relaxed), 5);
+
+        let (url, connections) = serve(|n| if n == 0 { Then::Answer } else { Then::Stall }).await;
+        let stats = run_against(url, 6, 1000.0, Duration::from_millis(200)).await;
+        assert_eq!(stats.statuses.get(&200), Some(&3));
+        assert_eq!(stats.errors.get("timeout"), Some(&3), "{:?}", stats.errors);
+        assert_eq!(connections.load(Ordering::Relaxed), 3);
+        // A timed-out request counts as long as the timeout.
+        assert!(
+            stats.uncorrected.max() >= 200_000,
+            "{}",
+            stats.uncorrected.max()
+        );
+    }
 }
