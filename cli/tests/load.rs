@@ -406,6 +406,7 @@ impl Pipeline {
             db_max_connections: 2,
             join_delay: Duration::ZERO,
             orphan_after: Duration::from_secs(30),
+            fetch_wait: Duration::from_millis(50),
         };
         tokio::spawn(ptrack_processor::run(
             l,

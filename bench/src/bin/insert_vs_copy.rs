@@ -134,6 +134,8 @@ async fn time_consume(broker: &TestBroker, topic: &str, n: usize) -> Result<f64>
         .set("group.id", format!("bench-consume-{topic}"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        // As the processor does (see its KAFKA_FETCH_WAIT_MS).
+        .set("fetch.wait.max.ms", "50")
         .create()?;
     consumer.subscribe(&[topic])?;
     let started = Instant::now();
@@ -164,6 +166,7 @@ async fn time_processor(
         db_max_connections: 4,
         join_delay: Duration::ZERO,
         orphan_after: Duration::from_secs(30),
+        fetch_wait: Duration::from_millis(50),
     };
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;

@@ -279,7 +279,11 @@ fn create_consumer(config: &Config) -> anyhow::Result<StreamConsumer> {
         // The rebalance timeout: how long the group waits for every known member to rejoin.
         // Kept short so that a replica killed with -9 does not hold up its successor.
         .set("max.poll.interval.ms", "20000")
-        .set("heartbeat.interval.ms", "1000");
+        .set("heartbeat.interval.ms", "1000")
+        .set(
+            "fetch.wait.max.ms",
+            config.fetch_wait.as_millis().to_string(),
+        );
     Ok(client.create()?)
 }
 
