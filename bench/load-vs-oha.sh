@@ -39,6 +39,7 @@ cleanup() {
   if [ -n "${BENCH_DB:-}" ]; then
     psql_admin -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null 2>&1 || true
   fi
+  rm -f "$WORK"/broker.db* # every message sent; the logs stay
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -34,6 +34,9 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   for db in "${DBS[@]}"; do "$PSQL" "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done
+  # The broker's SQLite file holds every message (about 1.5 kB an event): logs and
+  # reports stay, the messages go.
+  rm -f "$WORK"/*-broker.db*
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -86,7 +86,11 @@ impl KafkaSettings {
         let mut config = self.client_config();
         config
             .set("acks", "all")
-            .set("enable.idempotence", self.idempotence.to_string());
+            .set("enable.idempotence", self.idempotence.to_string())
+            // What the idempotent producer allows, and a cap for the other: messages wait
+            // in the next batch while 5 requests are out, instead of going out in a stream
+            // of tiny requests (on tansu, a third more broker CPU an event).
+            .set("max.in.flight.requests.per.connection", "5");
         config
     }
 

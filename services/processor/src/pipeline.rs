@@ -101,17 +101,13 @@ pub async fn run(
         s.group_id = config.group_id.clone();
         s.topic = config.kafka.topic.clone();
     });
-    tokio::spawn(watch_lag(
-        consumer.clone(),
-        metrics.clone(),
-        status.clone(),
-        cancel.clone(),
-    ));
-    tokio::spawn(watch_orphans(
+    tokio::spawn(watch_group(
         consumer.clone(),
         config.kafka.topic.clone(),
         config.orphan_after,
         database.clone(),
+        metrics.clone(),
+        status.clone(),
         cancel.clone(),
     ));
 
@@ -336,32 +332,18 @@ async fn write(
     metrics: &Metrics,
     cancel: &CancellationToken,
 ) -> Option<Vec<(uuid::Uuid, String)>> {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match store::insert_batch(pool, &rows).await {
-            Ok(inserted) => {
-                database.healthy();
-                metrics.rows_inserted.inc_by(inserted);
-                metrics
-                    .duplicates_skipped
-                    .inc_by(rows.len() as u64 - inserted);
-                return Some(Vec::new());
-            }
-            Err(err) if store::is_transient(&err) => {
-                metrics.database_errors.inc();
-                database.unhealthy(format!("PostgreSQL unavailable, retrying: {err}"));
-                tracing::warn!(%err, retry_in = ?delay, "writing the batch failed; offsets stay put");
-                tokio::select! {
-                    _ = cancel.cancelled() => return None,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(MAX_BACKOFF);
-            }
-            Err(err) => {
-                metrics.database_errors.inc();
-                tracing::warn!(%err, "the batch was refused; writing its events one by one");
-                return write_one_by_one(pool, rows, database, metrics, cancel).await;
-            }
+    match insert_through_outages(pool, &rows, database, metrics, cancel).await? {
+        Ok(inserted) => {
+            database.healthy();
+            metrics.rows_inserted.inc_by(inserted);
+            metrics
+                .duplicates_skipped
+                .inc_by(rows.len() as u64 - inserted);
+            Some(Vec::new())
+        }
+        Err(err) => {
+            tracing::warn!(%err, "the batch was refused; writing its events one by one");
+            write_one_by_one(pool, rows, database, metrics, cancel).await
         }
     }
 }
@@ -377,37 +359,56 @@ async fn write_one_by_one(
 ) -> Option<Vec<(uuid::Uuid, String)>> {
     let mut refused = Vec::new();
     for row in rows.into_rows() {
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match store::insert_batch(pool, &row).await {
-                Ok(inserted) => {
-                    metrics.rows_inserted.inc_by(inserted);
-                    metrics.duplicates_skipped.inc_by(1 - inserted.min(1));
-                    break;
-                }
-                Err(err) if store::is_transient(&err) => {
-                    database.unhealthy(format!("PostgreSQL unavailable, retrying: {err}"));
-                    tokio::select! {
-                        _ = cancel.cancelled() => return None,
-                        _ = tokio::time::sleep(delay) => {}
+        match insert_through_outages(pool, &row, database, metrics, cancel).await? {
+            Ok(inserted) => {
+                metrics.rows_inserted.inc_by(inserted);
+                metrics.duplicates_skipped.inc_by(1 - inserted.min(1));
+            }
+            Err(err) => {
+                let reason = match &err {
+                    sqlx::Error::Database(db) => {
+                        format!("the database refused the event: {}", db.message())
                     }
-                    delay = (delay * 2).min(MAX_BACKOFF);
-                }
-                Err(err) => {
-                    let reason = match &err {
-                        sqlx::Error::Database(db) => {
-                            format!("the database refused the event: {}", db.message())
-                        }
-                        other => format!("the database refused the event: {other}"),
-                    };
-                    refused.push((row.first_event_id(), reason));
-                    break;
-                }
+                    other => format!("the database refused the event: {other}"),
+                };
+                refused.push((row.first_event_id(), reason));
             }
         }
     }
     database.healthy();
     Some(refused)
+}
+
+/// Inserts the rows, retrying with backoff while PostgreSQL is unavailable (reported
+/// unhealthy meanwhile; the offsets stay put). `Err` is an error that retrying cannot fix;
+/// `None` means asked to stop first.
+async fn insert_through_outages(
+    pool: &PgPool,
+    rows: &Columns,
+    database: &Reporter,
+    metrics: &Metrics,
+    cancel: &CancellationToken,
+) -> Option<Result<u64, sqlx::Error>> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match store::insert_batch(pool, rows).await {
+            Err(err) if store::is_transient(&err) => {
+                metrics.database_errors.inc();
+                database.unhealthy(format!("PostgreSQL unavailable, retrying: {err}"));
+                tracing::warn!(%err, retry_in = ?delay, "writing to PostgreSQL failed; offsets stay put");
+                tokio::select! {
+                    _ = cancel.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(MAX_BACKOFF);
+            }
+            Err(err) => {
+                metrics.database_errors.inc();
+                return Some(Err(err));
+            }
+            Ok(inserted) => return Some(Ok(inserted)),
+        }
+    }
 }
 
 fn payload_has_event_id(message: &OwnedMessage, event_id: &uuid::Uuid) -> bool {
@@ -519,31 +520,51 @@ impl DeadLetters {
     }
 }
 
-/// Every 2 s: per assigned partition, high watermark minus committed offset.
-async fn watch_lag(
+/// Every 2 s, one look at the group's partitions for two purposes: the lag of ours
+/// (metrics and /status), and orphans. An orphan is a partition with messages waiting
+/// that has not moved for `orphan_after` and is not ours: its owner is gone and the group
+/// did not rebalance. tansu 0.6 expires a member killed with -9 but does not rebalance
+/// the group then, so without rejoining its partitions would wait forever (Apache Kafka
+/// rebalances by itself; this never fires there unless a member really is stuck).
+async fn watch_group(
     consumer: Arc<StreamConsumer>,
+    topic: String,
+    orphan_after: Duration,
+    database: Reporter,
     metrics: Arc<Metrics>,
     status: SharedStatus,
     cancel: CancellationToken,
 ) {
-    while !cancel.is_cancelled() {
-        let consumer = consumer.clone();
-        let measured = tokio::task::spawn_blocking(move || measure_lag(&consumer)).await;
-        if let Ok(Some(lags)) = measured {
-            metrics.lag.clear();
-            let mut total = 0;
-            for (partition, lag) in &lags {
-                metrics
-                    .lag
-                    .get_or_create(&vec![("partition", partition.to_string())])
-                    .set(*lag);
-                total += lag;
+    let mut moved: HashMap<i32, (i64, std::time::Instant)> = HashMap::new();
+    loop {
+        let probe = consumer.clone();
+        let probe_topic = topic.clone();
+        let looked = tokio::task::spawn_blocking(move || group_positions(&probe, &probe_topic));
+        if let Ok(Some((positions, mine))) = looked.await {
+            report_lag(&positions, &mine, &metrics, &status);
+            let now = std::time::Instant::now();
+            let mut orphans = Vec::new();
+            for &(partition, committed, high) in &positions {
+                let entry = moved.entry(partition).or_insert((committed, now));
+                if entry.0 != committed || committed >= high {
+                    *entry = (committed, now);
+                } else if now.duration_since(entry.1) >= orphan_after && !mine.contains(&partition)
+                {
+                    orphans.push(partition);
+                }
             }
-            metrics.lag_total.set(total);
-            status.update(|s| {
-                s.partitions = lags.iter().map(|(p, _)| *p).collect();
-                s.lag = total;
-            });
+            // Our own stall (the database away) is not an orphan: rejoining would not help.
+            if !orphans.is_empty() && database.is_healthy() {
+                tracing::warn!(
+                    ?orphans,
+                    "partitions with waiting messages have not moved for {orphan_after:?} and are not ours: rejoining the group"
+                );
+                consumer.unsubscribe();
+                if let Err(err) = consumer.subscribe(&[&topic]) {
+                    tracing::error!(%err, "subscribing again failed");
+                }
+                moved.clear();
+            }
         }
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -552,55 +573,27 @@ async fn watch_lag(
     }
 }
 
-/// Rejoins the group when some partition has messages waiting, has not moved for
-/// `after`, and is not ours: its owner is gone and the group did not rebalance. tansu 0.6
-/// expires a member killed with -9 but does not rebalance the group then, so without this
-/// its partitions would wait forever (Apache Kafka rebalances by itself; this never fires
-/// there unless a member really is stuck).
-async fn watch_orphans(
-    consumer: Arc<StreamConsumer>,
-    topic: String,
-    after: Duration,
-    database: Reporter,
-    cancel: CancellationToken,
-) {
-    let mut moved: HashMap<i32, (i64, std::time::Instant)> = HashMap::new();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-        }
-        let probe = consumer.clone();
-        let probe_topic = topic.clone();
-        let Ok(Some((positions, mine))) =
-            tokio::task::spawn_blocking(move || group_positions(&probe, &probe_topic)).await
-        else {
-            continue;
-        };
-        let now = std::time::Instant::now();
-        let mut orphans = Vec::new();
-        for (partition, committed, high) in positions {
-            let entry = moved.entry(partition).or_insert((committed, now));
-            if entry.0 != committed || committed >= high {
-                *entry = (committed, now);
-            } else if now.duration_since(entry.1) >= after && !mine.contains(&partition) {
-                orphans.push(partition);
-            }
-        }
-        // Our own stall (the database away) is not an orphan: rejoining would not help.
-        if orphans.is_empty() || !database.is_healthy() {
-            continue;
-        }
-        tracing::warn!(
-            ?orphans,
-            "partitions with waiting messages have not moved for {after:?} and are not ours: rejoining the group"
-        );
-        consumer.unsubscribe();
-        if let Err(err) = consumer.subscribe(&[&topic]) {
-            tracing::error!(%err, "subscribing again failed");
-        }
-        moved.clear();
+/// Per partition of ours, high watermark minus committed offset.
+fn report_lag(positions: &[Position], mine: &[i32], metrics: &Metrics, status: &SharedStatus) {
+    let mut lags: Vec<(i32, i64)> = positions
+        .iter()
+        .filter(|(partition, ..)| mine.contains(partition))
+        .map(|&(partition, committed, high)| (partition, (high - committed).max(0)))
+        .collect();
+    lags.sort_unstable();
+    metrics.lag.clear();
+    for (partition, lag) in &lags {
+        metrics
+            .lag
+            .get_or_create(&vec![("partition", partition.to_string())])
+            .set(*lag);
     }
+    let total = lags.iter().map(|(_, lag)| lag).sum();
+    metrics.lag_total.set(total);
+    status.update(|s| {
+        s.partitions = lags.iter().map(|(p, _)| *p).collect();
+        s.lag = total;
+    });
 }
 
 /// `(partition, committed offset, high watermark)`.
@@ -645,27 +638,6 @@ fn group_positions(consumer: &StreamConsumer, topic: &str) -> Option<(Vec<Positi
         .map(|e| e.partition())
         .collect();
     Some((positions, mine))
-}
-
-/// `(partition, lag)` for each assigned partition, sorted; a blocking call.
-fn measure_lag(consumer: &StreamConsumer) -> Option<Vec<(i32, i64)>> {
-    let assignment = consumer.assignment().ok()?;
-    let committed = consumer
-        .committed_offsets(assignment, Duration::from_secs(2))
-        .ok()?;
-    let mut lags = Vec::new();
-    for element in committed.elements() {
-        let (low, high) = consumer
-            .fetch_watermarks(element.topic(), element.partition(), Duration::from_secs(2))
-            .ok()?;
-        let from = match element.offset() {
-            Offset::Offset(o) => o,
-            _ => low,
-        };
-        lags.push((element.partition(), (high - from).max(0)));
-    }
-    lags.sort_unstable();
-    Some(lags)
 }
 
 /// Runs `attempt` until it succeeds, with backoff, reporting the failure as unhealthy.

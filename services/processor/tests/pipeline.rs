@@ -436,7 +436,7 @@ async fn postgres_restarted_under_load_loses_nothing() {
         "healthy again once PostgreSQL is back"
     );
     assert!(
-        processor.log().contains("writing the batch failed"),
+        processor.log().contains("writing to PostgreSQL failed"),
         "the outage was seen and retried"
     );
 }
