@@ -32,7 +32,8 @@ OHA="${OHA:-$(command -v oha || echo /tmp/oha-install/bin/oha)}"
 WORK="$(mktemp -d /tmp/ptrack-bench.XXXXXX)"
 PIDS=()
 
-step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -42,15 +43,6 @@ cleanup() {
   rm -f "$WORK"/broker.db* # every message sent; the logs stay
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1 after 30 s; see the logs in $WORK" >&2
-  exit 1
-}
 # "user sys elapsed" from GNU time, as the CPU share of one core.
 cpu_share() { awk '{ printf "%.0f%% of one core (user %.1fs + sys %.1fs over %.1fs)", 100*($1+$2)/$3, $1, $2, $3 }' "$1"; }
 

@@ -29,7 +29,8 @@ PSQL="${PG_BIN:-/usr/lib/postgresql/15/bin}/psql"
 PIDS=()
 DBS=()
 
-step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -39,15 +40,6 @@ cleanup() {
   rm -f "$WORK"/*-broker.db*
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1 after 30 s; see the logs in $WORK" >&2
-  exit 1
-}
 # CPU seconds (user+sys) a process has used so far.
 cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # CPU seconds of every PostgreSQL backend of our server (children of the postmaster).

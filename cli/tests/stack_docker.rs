@@ -13,15 +13,15 @@
 mod common;
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeMap,
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
     time::Duration,
 };
 
-use ptrack_test_support::{eventually, tracker_event};
-use serde_json::{Value, json};
+use ptrack_test_support::eventually;
+use serde_json::Value;
 
 /// One stack at a time: two would share 2 cores and might pick the same free ports.
 static ONE_STACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -204,29 +204,14 @@ async fn up_status_down_up_clean_on_docker() {
     .unwrap();
 
     // A batch POSTed to the collector shows up in GET /events.
-    let client = reqwest::Client::new();
     let component = format!("stack-docker-{}", std::process::id());
-    let events: Vec<Value> = (0..20)
-        .map(|_| tracker_event("CLICK", &component))
-        .collect();
-    let sent: BTreeSet<String> = events
-        .iter()
-        .map(|e| e["event_id"].as_str().unwrap().to_owned())
-        .collect();
-    let response = client
-        .post(format!("{}/track", stack.url(8000)))
-        .json(&json!({"events": events, "appName": "shop", "appVersion": "1.0.0"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{response:?}");
-    let events_url = stack.url(8001);
-    eventually(Duration::from_secs(60), "the events are stored", || {
-        let (client, events_url, component, sent) = (&client, &events_url, &component, &sent);
-        async move { (common::stored_ids(client, events_url, component).await == *sent).then_some(()) }
-    })
-    .await
-    .unwrap();
+    let sent = common::track_and_see_stored(
+        &stack.url(8000),
+        &stack.url(8001),
+        &component,
+        Duration::from_secs(60),
+    )
+    .await;
 
     // Logs come prefixed by replica: both processors, and only them.
     let logs = stack.ok(&["logs", "processor", "--tail", "3"]);
@@ -260,7 +245,7 @@ async fn up_status_down_up_clean_on_docker() {
     stack.ok(&["up"]);
     assert_eq!(stack.status()["all_healthy"], true);
     assert_eq!(
-        common::stored_ids(&client, &events_url, &component).await,
+        common::stored_ids(&reqwest::Client::new(), &stack.url(8001), &component).await,
         sent
     );
 

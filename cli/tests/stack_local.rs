@@ -7,7 +7,6 @@
 //! (`--port-offset`) so that it never meets another stack or the test PostgreSQL.
 
 use std::{
-    collections::BTreeSet,
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
@@ -16,8 +15,8 @@ use std::{
 
 mod common;
 
-use ptrack_test_support::{eventually, tracker_event};
-use serde_json::{Value, json};
+use ptrack_test_support::eventually;
+use serde_json::Value;
 
 const PTRACK: &str = env!("CARGO_BIN_EXE_ptrack");
 
@@ -197,29 +196,14 @@ async fn up_status_down_up_clean() {
     assert_eq!(partitions, [0, 1, 2]);
 
     // A batch POSTed to the collector shows up in GET /events.
-    let client = reqwest::Client::new();
     let component = format!("stack-local-{}", std::process::id());
-    let events: Vec<Value> = (0..20)
-        .map(|_| tracker_event("CLICK", &component))
-        .collect();
-    let sent: BTreeSet<String> = events
-        .iter()
-        .map(|e| e["event_id"].as_str().unwrap().to_owned())
-        .collect();
-    let response = client
-        .post(format!("{}/track", stack.url(8000)))
-        .json(&json!({"events": events, "appName": "shop", "appVersion": "1.0.0"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{response:?}");
-    let events_url = stack.url(8001);
-    eventually(Duration::from_secs(30), "the events are stored", || {
-        let (client, events_url, component, sent) = (&client, &events_url, &component, &sent);
-        async move { (common::stored_ids(client, events_url, component).await == *sent).then_some(()) }
-    })
-    .await
-    .unwrap();
+    let sent = common::track_and_see_stored(
+        &stack.url(8000),
+        &stack.url(8001),
+        &component,
+        Duration::from_secs(30),
+    )
+    .await;
 
     // Up again is harmless: the same processes keep running.
     let again = stack.ptrack(&["up"]);
@@ -249,7 +233,7 @@ async fn up_status_down_up_clean() {
     let status = stack.status();
     assert_eq!(status["all_healthy"], true, "{status:#}");
     assert_eq!(
-        common::stored_ids(&client, &events_url, &component).await,
+        common::stored_ids(&reqwest::Client::new(), &stack.url(8001), &component).await,
         sent
     );
     let second_pids = pids(&status);

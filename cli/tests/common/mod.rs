@@ -6,9 +6,11 @@
 use std::{
     collections::BTreeSet,
     process::{Command, Output, Stdio},
+    time::Duration,
 };
 
-use serde_json::Value;
+use ptrack_test_support::{eventually, tracker_event};
+use serde_json::{Value, json};
 
 /// `ptrack` with none of the test environment's settings that would steer it: the test
 /// PostgreSQL that `DATABASE_URL` names, or a remembered runtime.
@@ -62,4 +64,35 @@ pub async fn stored_ids(
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// POSTs a batch of 20 clicks on `component` to the collector at `collector_url` and waits
+/// (up to `within`) until `GET /events` at `events_url` returns exactly those events;
+/// their ids.
+pub async fn track_and_see_stored(
+    collector_url: &str,
+    events_url: &str,
+    component: &str,
+    within: Duration,
+) -> BTreeSet<String> {
+    let client = reqwest::Client::new();
+    let events: Vec<Value> = (0..20).map(|_| tracker_event("CLICK", component)).collect();
+    let sent: BTreeSet<String> = events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    let response = client
+        .post(format!("{collector_url}/track"))
+        .json(&json!({"events": events, "appName": "shop", "appVersion": "1.0.0"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{response:?}");
+    eventually(within, "the events are stored", || {
+        let (client, sent) = (&client, &sent);
+        async move { (stored_ids(client, events_url, component).await == *sent).then_some(()) }
+    })
+    .await
+    .unwrap();
+    sent
 }
