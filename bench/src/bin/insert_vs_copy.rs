@@ -182,7 +182,7 @@ async fn time_processor(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let metrics = reqwest_metrics(addr).await.unwrap_or_default();
+    let metrics = processor_metrics(addr).await.unwrap_or_default();
     let value = |name: &str| {
         metrics
             .lines()
@@ -247,11 +247,7 @@ async fn time_copy(db: &TestDatabase, payloads: &[(String, Vec<u8>)]) -> Result<
     let mut conn = db.pool.acquire().await?;
     let started = Instant::now();
     let mut copy = conn
-        .copy_in_raw(
-            r#"COPY user_events (event_id, event_type, location_type, component_name, page_path,
-                page_title, "timestamp", user_metadata, full_event_data, received_at, app_name,
-                app_version, session_id, anonymous_id) FROM STDIN"#,
-        )
+        .copy_in_raw(ptrack_processor::store::COPY_STATEMENT)
         .await?;
     for chunk in data.as_bytes().chunks(1 << 20) {
         copy.send(chunk).await?;
@@ -266,7 +262,7 @@ async fn time_copy(db: &TestDatabase, payloads: &[(String, Vec<u8>)]) -> Result<
     Ok(elapsed)
 }
 /// The processor's `/metrics` text, read over a plain HTTP/1.0 request.
-async fn reqwest_metrics(addr: std::net::SocketAddr) -> Result<String> {
+async fn processor_metrics(addr: std::net::SocketAddr) -> Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await?;

@@ -78,9 +78,19 @@ fn millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-const COLUMNS: &str = r#"event_id, event_type, location_type, component_name, page_path, page_title,
-    "timestamp", user_metadata, full_event_data, received_at, app_name, app_version,
-    session_id, anonymous_id"#;
+/// The columns a batch writes, in the order of [`Columns::copy_text`] and of the
+/// `UNNEST` in [`insert_on_conflict`]. A macro so that `concat!` can build whole
+/// statements from it.
+macro_rules! columns {
+    () => {
+        r#"event_id, event_type, location_type, component_name, page_path, page_title,
+           "timestamp", user_metadata, full_event_data, received_at, app_name, app_version,
+           session_id, anonymous_id"#
+    };
+}
+
+/// The fast path's statement; [`Columns::copy_text`] is its input.
+pub const COPY_STATEMENT: &str = concat!("COPY user_events (", columns!(), ") FROM STDIN");
 
 /// Writes the batch atomically; returns how many rows were new.
 ///
@@ -101,19 +111,17 @@ pub async fn insert_batch(pool: &PgPool, columns: &Columns) -> Result<u64, sqlx:
 pub async fn copy_batch(pool: &PgPool, columns: &Columns) -> Result<u64, sqlx::Error> {
     let data = columns.copy_text();
     let mut conn = pool.acquire().await?;
-    let mut copy = conn
-        .copy_in_raw(format!("COPY user_events ({COLUMNS}) FROM STDIN").as_str())
-        .await?;
+    let mut copy = conn.copy_in_raw(COPY_STATEMENT).await?;
     copy.send(data.as_bytes()).await?;
     copy.finish().await
 }
 
 /// `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT (event_id) DO NOTHING`: one statement.
 pub async fn insert_on_conflict(pool: &PgPool, columns: &Columns) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query(
-        r#"INSERT INTO user_events (event_id, event_type, location_type, component_name,
-               page_path, page_title, "timestamp", user_metadata, full_event_data, received_at,
-               app_name, app_version, session_id, anonymous_id)
+    let result = sqlx::query(concat!(
+        "INSERT INTO user_events (",
+        columns!(),
+        r#")
            SELECT event_id, event_type, location_type, component_name, page_path, page_title,
                ts, user_metadata::jsonb, full_event_data::jsonb, received_at,
                app_name, app_version, session_id, anonymous_id
@@ -123,8 +131,8 @@ pub async fn insert_on_conflict(pool: &PgPool, columns: &Columns) -> Result<u64,
              AS t(event_id, event_type, location_type, component_name, page_path, page_title,
                ts, user_metadata, full_event_data, received_at, app_name, app_version,
                session_id, anonymous_id)
-           ON CONFLICT (event_id) DO NOTHING"#,
-    )
+           ON CONFLICT (event_id) DO NOTHING"#
+    ))
     .bind(&columns.event_id)
     .bind(&columns.event_type)
     .bind(&columns.location_type)
