@@ -20,7 +20,7 @@ pub struct BrokerArgs {
 
 pub async fn run(args: BrokerArgs) -> Result<ExitCode> {
     // tansu logs every decoded field of every request at `info` (hundreds of MB a
-    // minute under load, and a sixth of the broker's CPU): only its warnings by default.
+    // minute under load, and about half of the broker's CPU): only its warnings by default.
     ptrack_common::telemetry::init("warn,ptrack=info,ptrack_broker=info");
     let mut broker =
         EmbeddedBroker::start_advertising(args.addr, args.advertise.as_deref(), &args.data).await?;
