@@ -23,6 +23,15 @@ use std::{
 use ptrack_test_support::eventually;
 use serde_json::Value;
 
+/// Whether `PTRACK_SKIP_DOCKER_TESTS` switches these tests off; says so when it does.
+fn skipped() -> bool {
+    let skip = std::env::var_os("PTRACK_SKIP_DOCKER_TESTS").is_some();
+    if skip {
+        eprintln!("SKIPPED: PTRACK_SKIP_DOCKER_TESTS is set; the docker runtime is not tested");
+    }
+    skip
+}
+
 /// One stack at a time: two would share 2 cores and might pick the same free ports.
 static ONE_STACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -138,8 +147,7 @@ impl Drop for Stack {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn up_status_down_up_clean_on_docker() {
-    if std::env::var_os("PTRACK_SKIP_DOCKER_TESTS").is_some() {
-        eprintln!("SKIPPED: PTRACK_SKIP_DOCKER_TESTS is set; the docker runtime is not tested");
+    if skipped() {
         return;
     }
     let _one = ONE_STACK.lock().await;
@@ -258,8 +266,7 @@ async fn up_status_down_up_clean_on_docker() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_that_never_gets_healthy_is_named_with_its_log() {
-    if std::env::var_os("PTRACK_SKIP_DOCKER_TESTS").is_some() {
-        eprintln!("SKIPPED: PTRACK_SKIP_DOCKER_TESTS is set; the docker runtime is not tested");
+    if skipped() {
         return;
     }
     let _one = ONE_STACK.lock().await;
