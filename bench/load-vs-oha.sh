@@ -30,18 +30,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ptrack/target}"
 BIN="$CARGO_TARGET_DIR/release"
 OHA="${OHA:-$(command -v oha || echo /tmp/oha-install/bin/oha)}"
 WORK="$(mktemp -d /tmp/ptrack-bench.XXXXXX)"
-PIDS=()
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${BENCH_DB:-}" ]; then
-    psql_admin -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
-  rm -f "$WORK"/broker.db* # every message sent; the logs stay
-}
 trap cleanup EXIT
 # "user sys elapsed" from GNU time, as the CPU share of one core.
 cpu_share() { awk '{ printf "%.0f%% of one core (user %.1fs + sys %.1fs over %.1fs)", 100*($1+$2)/$3, $1, $2, $3 }' "$1"; }
@@ -52,31 +43,13 @@ if [ "${BUILD:-1}" = 1 ]; then
 fi
 
 bench_stack() {
-  : "${DATABASE_URL:?set DATABASE_URL, e.g. eval \"\$(scripts/test --start)\"}"
-  psql_admin() { "${PG_BIN:-/usr/lib/postgresql/15/bin}/psql" "$DATABASE_URL" "$@"; }
-  BENCH_DB="ptrack_bench_$$"
-  psql_admin -qc "CREATE DATABASE $BENCH_DB" >/dev/null
-  local db_url="${DATABASE_URL%/*}/$BENCH_DB"
-  local kafka collector processor
-  kafka="$(free_port)"; collector="$(free_port)"; processor="$(free_port)"
-
   step "starting the broker, processor and collector (logs in $WORK)"
-  "$BIN/ptrack" broker --addr "127.0.0.1:$kafka" --data "$WORK/broker.db" >"$WORK/broker.log" 2>&1 &
-  PIDS+=($!)
-  wait_port "$kafka"
-  export KAFKA_BROKERS="127.0.0.1:$kafka" KAFKA_TOPIC="bench-events"
-  DATABASE_URL="$db_url" PROCESSOR_ADDR="127.0.0.1:$processor" \
-    "$BIN/ptrack-processor" >"$WORK/processor.log" 2>&1 &
-  PIDS+=($!)
-  COLLECTOR_ADDR="127.0.0.1:$collector" "$BIN/ptrack-collector" >"$WORK/collector.log" 2>&1 &
-  PIDS+=($!)
-  wait_port "$collector"
-  wait_port "$processor"
+  start_stack stack
 
   step "ptrack load --rps $RATE --duration $DURATION --verify against the collector"
   /usr/bin/time -f '%U %S %e' -o "$WORK/load.time" \
-    "$BIN/ptrack" load --target "http://127.0.0.1:$collector" --rps "$RATE" \
-    --duration "$DURATION" --seed 1 --verify --database-url "$db_url" \
+    "$BIN/ptrack" load --target "http://127.0.0.1:$COLLECTOR_PORT" --rps "$RATE" \
+    --duration "$DURATION" --seed 1 --verify --database-url "$DB_URL" \
     --verify-timeout 300s --report "$WORK/stack.html" --json >"$WORK/stack.json" \
     || echo "(ptrack load exited with $?)"
   jq -r '"target \(.target_rps)/s  sent \(.sent_rps*10|round/10)/s (\(100*.sent_rps/.target_rps*100|round/100)% of target)  answered \(.answered_rps*10|round/10)/s",
@@ -86,7 +59,6 @@ bench_stack() {
          "behind schedule: max \(.behind_schedule.max_ms) ms, p99 \(.behind_schedule.p99_ms) ms, fell behind: \(.behind_schedule.fell_behind)",
          (if .verify then "verify: \(.verify.expected) accepted, \(.verify.found) stored, \(.verify.lost) lost, \(.verify.duplicated) duplicated; event→stored p50 \(.verify.end_to_end_ms.p50) ms p99 \(.verify.end_to_end_ms.p99) ms; received→stored p99 \(.verify.pipeline_ms.p99) ms" else "verify: -" end)' \
     "$WORK/stack.json"
-  # The generator's CPU over the sending only, not the --verify wait.
   echo "ptrack load CPU (whole process, including the --verify wait): $(cpu_share "$WORK/load.time")"
   echo "report: $WORK/stack.html"
 }

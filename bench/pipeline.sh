@@ -25,20 +25,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ptrack/target}"
 BIN="$CARGO_TARGET_DIR/release"
 WORK="$(mktemp -d /tmp/ptrack-pipeline.XXXXXX)"
 : "${DATABASE_URL:?set DATABASE_URL, e.g. eval \"\$(scripts/test --start)\"}"
-PSQL="${PG_BIN:-/usr/lib/postgresql/15/bin}/psql"
-PIDS=()
-DBS=()
-
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for db in "${DBS[@]}"; do "$PSQL" "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done
-  # The broker's SQLite file holds every message (about 1.5 kB an event): logs and
-  # reports stay, the messages go.
-  rm -f "$WORK"/*-broker.db*
-}
 trap cleanup EXIT
 # CPU seconds (user+sys) a process has used so far.
 cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -52,27 +40,6 @@ peak_rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 step "cargo build --release (ptrack, collector, processor, bench)"
 cargo build --release -q -p ptrack -p ptrack-collector -p ptrack-processor -p ptrack-bench
-
-start_stack() {
-  local db="ptrack_pipeline_$$_$1"
-  "$PSQL" "$DATABASE_URL" -qc "CREATE DATABASE $db" >/dev/null
-  DBS+=("$db")
-  DB_URL="${DATABASE_URL%/*}/$db"
-  local kafka processor
-  kafka="$(free_port)"; COLLECTOR_PORT="$(free_port)"; processor="$(free_port)"
-  "$BIN/ptrack" broker --addr "127.0.0.1:$kafka" --data "$WORK/$1-broker.db" >"$WORK/$1-broker.log" 2>&1 &
-  BROKER_PID=$!; PIDS+=($!)
-  wait_port "$kafka"
-  export KAFKA_BROKERS="127.0.0.1:$kafka" KAFKA_TOPIC="bench-events"
-  DATABASE_URL="$DB_URL" PROCESSOR_ADDR="127.0.0.1:$processor" "$BIN/ptrack-processor" >"$WORK/$1-processor.log" 2>&1 &
-  PROCESSOR_PID=$!; PIDS+=($!)
-  COLLECTOR_ADDR="127.0.0.1:$COLLECTOR_PORT" "$BIN/ptrack-collector" >"$WORK/$1-collector.log" 2>&1 &
-  COLLECTOR_PID=$!; PIDS+=($!)
-  wait_port "$COLLECTOR_PORT"
-  wait_port "$processor"
-  # The topic exists once the collector is ready.
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$COLLECTOR_PORT/ready" >/dev/null && break; sleep 0.1; done
-}
 
 run_load() { # name rps duration
   local name=$1 before_b before_c before_p before_pg after_b after_c after_p after_pg
