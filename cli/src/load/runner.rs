@@ -30,7 +30,7 @@ use futures::FutureExt;
 use http_body_util::{BodyExt, Full};
 use hyper::{
     Method, Request, StatusCode, Uri,
-    body::Bytes,
+    body::{Bytes, Incoming},
     client::conn::http1,
     header::{CONTENT_TYPE, HOST, HeaderValue},
 };
@@ -351,12 +351,10 @@ impl Link {
             sender.ready().await.map_err(failed)?;
             let response = sender.send_request(request).await.map_err(failed)?;
             let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
+            let body = read_body(response.into_body())
                 .await
                 .map_err(|err| Failure::new("body", "reading the answer failed", &err))?;
-            Ok((status, body.to_bytes()))
+            Ok((status, body))
         };
         tokio::pin!(answer);
         tokio::select! {
@@ -382,6 +380,31 @@ impl Link {
             }
         }
     }
+}
+
+/// The whole body of an answer. It nearly always comes in one frame, which is kept as
+/// it is: `BodyExt::collect` would put it in a list first (an allocation a request).
+async fn read_body(mut body: Incoming) -> Result<Bytes, hyper::Error> {
+    let mut first = Bytes::new();
+    let mut more = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        // Frames that are not data are trailers: not part of the answer's body.
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        if first.is_empty() {
+            first = data;
+        } else {
+            more.extend_from_slice(&data);
+        }
+    }
+    if more.is_empty() {
+        return Ok(first);
+    }
+    let mut whole = BytesMut::with_capacity(first.len() + more.len());
+    whole.extend_from_slice(&first);
+    whole.extend_from_slice(&more);
+    Ok(whole.freeze())
 }
 
 /// Sends one request on the worker's connection, opening one first when there is none.
