@@ -240,7 +240,8 @@ fn the_session_model_is_reproducible_and_speaks_the_tracker_format() {
         let events = body["events"].as_array().unwrap();
         assert!((1..=10).contains(&events.len()));
         for value in events {
-            let event = TrackEvent::from_value(value, &limits).expect("a valid tracker event");
+            let event =
+                TrackEvent::from_json(&value.to_string(), &limits).expect("a valid tracker event");
             assert!(ids.insert(event.event_id), "event ids are unique");
             assert!(event.page_path.as_deref().unwrap().starts_with('/'));
             *types.entry(event.event_type.clone()).or_default() += 1;

@@ -91,13 +91,15 @@ fn messages(n: usize) -> Vec<(String, Vec<u8>)> {
             let mut event = tracker_event(kinds[i % 4], &format!("Component{}", i % 40));
             event["session_id"] = json!(format!("session-{}", i / 25));
             let key = format!("session-{}", i / 25);
+            // A Value always serialises.
+            let event = serde_json::value::to_raw_value(&event).expect("serialisable");
             let message = EventMessage {
-                event,
+                event: &event,
                 app_name: Some("bench".into()),
                 app_version: Some("1.0.0".into()),
                 received_at: chrono::Utc::now().timestamp_millis(),
             };
-            // A Value and plain strings always serialise.
+            // Checked JSON text and plain strings always serialise.
             (key, serde_json::to_vec(&message).expect("serialisable"))
         })
         .collect()

@@ -1,6 +1,6 @@
 //! The collector's HTTP routes.
 
-use std::{sync::Arc, time::Instant};
+use std::{borrow::Cow, sync::Arc, time::Instant};
 
 use axum::{
     Json, Router,
@@ -223,17 +223,17 @@ async fn handle_track(
     let mut messages = Vec::with_capacity(request.events.len());
     let mut rejected = Vec::new();
     let count = request.events.len();
-    for (index, value) in request.events.into_iter().enumerate() {
-        match TrackEvent::from_value(&value, limits) {
+    for (index, raw) in request.events.iter().enumerate() {
+        match TrackEvent::from_json(raw.get(), limits) {
             Ok(event) => {
                 let message = EventMessage {
-                    event: value,
-                    app_name: request.app_name.clone(),
-                    app_version: request.app_version.clone(),
+                    event: raw,
+                    app_name: request.app_name.as_deref().map(Cow::Borrowed),
+                    app_version: request.app_version.as_deref().map(Cow::Borrowed),
                     received_at,
                 };
-                // Serialising a `serde_json::Value` and plain strings cannot fail.
-                let payload = serde_json::to_vec(&message).expect("a JSON value serialises");
+                // Serialising checked JSON text and plain strings cannot fail.
+                let payload = serde_json::to_vec(&message).expect("an event message serialises");
                 messages.push((event.partition_key(), payload));
             }
             Err(reason) => rejected.push(Rejected { index, reason }),

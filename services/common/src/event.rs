@@ -5,8 +5,10 @@
 //! `{"events": [...], "appName": "...", "appVersion": "..."}`. It must keep working
 //! unchanged; `session_id` and `anonymous_id` are optional additions of the new tracker.
 
+use std::{borrow::Cow, io};
+
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, value::RawValue};
 use uuid::Uuid;
 
 /// Bounds on what one request may carry. Anything larger is rejected with a reason,
@@ -30,19 +32,17 @@ impl Default for Limits {
     }
 }
 
-/// The body of `POST /track`. Events stay as JSON values here so that one bad event is
-/// reported by index instead of failing the whole batch.
-#[derive(Debug, Deserialize, Serialize)]
-pub struct TrackRequest {
-    pub events: Vec<Value>,
-    #[serde(rename = "appName", default, skip_serializing_if = "Option::is_none")]
-    pub app_name: Option<String>,
-    #[serde(
-        rename = "appVersion",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub app_version: Option<String>,
+/// The body of `POST /track`. Events stay as raw JSON text here, borrowed from the body,
+/// so that one bad event is reported by index instead of failing the whole batch, and an
+/// accepted event travels on exactly as the tracker sent it.
+#[derive(Debug, Deserialize)]
+pub struct TrackRequest<'a> {
+    #[serde(borrow)]
+    pub events: Vec<&'a RawValue>,
+    #[serde(rename = "appName", default, borrow)]
+    pub app_name: Option<Cow<'a, str>>,
+    #[serde(rename = "appVersion", default, borrow)]
+    pub app_version: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,12 +108,13 @@ const MIN_TIMESTAMP_MS: i64 = 946_684_800_000;
 const MAX_TIMESTAMP_MS: i64 = 4_102_444_800_000;
 
 impl TrackEvent {
-    /// Parses and checks one event. The error is the reason a client is told.
-    pub fn from_value(value: &Value, limits: &Limits) -> Result<Self, String> {
-        if !value.is_object() {
+    /// Parses and checks one event from its JSON text. The error is the reason a client
+    /// is told.
+    pub fn from_json(json: &str, limits: &Limits) -> Result<Self, String> {
+        if !json.trim_start().starts_with('{') {
             return Err("an event must be a JSON object".into());
         }
-        let event: Self = serde_json::from_value(value.clone()).map_err(|err| err.to_string())?;
+        let event: Self = serde_json::from_str(json).map_err(|err| err.to_string())?;
         event.check(limits)?;
         Ok(event)
     }
@@ -173,7 +174,7 @@ impl TrackEvent {
                 limits.max_metadata_depth
             ));
         }
-        let size = self.user_metadata.to_string().len();
+        let size = json_len(&self.user_metadata);
         if size > limits.max_metadata_bytes {
             return Err(format!(
                 "user_metadata is {size} bytes; at most {} are accepted",
@@ -208,15 +209,35 @@ fn json_depth(value: &Value) -> usize {
     }
 }
 
+/// The length of a value's compact JSON text, without building the text.
+fn json_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a `Value` to a sink that never fails cannot fail.
+    serde_json::to_writer(&mut counter, value).expect("a JSON value serialises");
+    counter.0
+}
+
 /// What the collector writes to Kafka for each accepted event, and the processor reads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventMessage {
+/// It borrows from the bytes it is read from, so the event's text is never copied.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventMessage<'a> {
     /// The event exactly as the tracker sent it; it becomes `full_event_data`.
-    pub event: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_version: Option<String>,
+    #[serde(borrow)]
+    pub event: &'a RawValue,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<Cow<'a, str>>,
     /// When the collector accepted it, Unix milliseconds.
     pub received_at: i64,
 }
@@ -225,7 +246,8 @@ pub struct EventMessage {
 #[derive(Debug, Clone)]
 pub struct ReceivedEvent {
     pub event: TrackEvent,
-    pub full_event_data: Value,
+    /// The event's JSON text as the tracker sent it.
+    pub full_event_data: String,
     pub app_name: Option<String>,
     pub app_version: Option<String>,
     pub received_at: i64,
@@ -235,12 +257,13 @@ impl ReceivedEvent {
     pub fn decode(payload: &[u8], limits: &Limits) -> Result<Self, String> {
         let message: EventMessage = serde_json::from_slice(payload)
             .map_err(|err| format!("not an event message: {err}"))?;
-        let event = TrackEvent::from_value(&message.event, limits)?;
+        let full_event_data = message.event.get();
+        let event = TrackEvent::from_json(full_event_data, limits)?;
         Ok(Self {
             event,
-            full_event_data: message.event,
-            app_name: message.app_name,
-            app_version: message.app_version,
+            full_event_data: full_event_data.to_owned(),
+            app_name: message.app_name.map(Cow::into_owned),
+            app_version: message.app_version.map(Cow::into_owned),
             received_at: message.received_at,
         })
     }
@@ -250,6 +273,10 @@ impl ReceivedEvent {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn from_value(value: &Value, limits: &Limits) -> Result<TrackEvent, String> {
+        TrackEvent::from_json(&value.to_string(), limits)
+    }
 
     fn original() -> Value {
         json!({
@@ -267,7 +294,7 @@ mod tests {
 
     #[test]
     fn the_original_tracker_event_parses_with_every_field() {
-        let event = TrackEvent::from_value(&original(), &Limits::default()).unwrap();
+        let event = from_value(&original(), &Limits::default()).unwrap();
         assert_eq!(event.event_type, "CLICK");
         assert_eq!(event.location_type, LocationType::Component);
         assert_eq!(event.component_name.as_deref(), Some("SignupButton"));
@@ -284,7 +311,7 @@ mod tests {
         let mut no_id = original();
         no_id.as_object_mut().unwrap().remove("event_id");
         assert!(
-            TrackEvent::from_value(&no_id, &limits)
+            from_value(&no_id, &limits)
                 .unwrap_err()
                 .contains("event_id")
         );
@@ -292,7 +319,7 @@ mod tests {
         let mut bad_location = original();
         bad_location["location_type"] = json!("WINDOW");
         assert!(
-            TrackEvent::from_value(&bad_location, &limits)
+            from_value(&bad_location, &limits)
                 .unwrap_err()
                 .contains("WINDOW")
         );
@@ -300,52 +327,70 @@ mod tests {
         let mut seconds = original();
         seconds["timestamp"] = json!(1_732_000_000);
         assert!(
-            TrackEvent::from_value(&seconds, &limits)
+            from_value(&seconds, &limits)
                 .unwrap_err()
                 .contains("milliseconds")
         );
 
         let mut deep = original();
         deep["user_metadata"] = json!({"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":1}}}}}}}}});
-        assert!(
-            TrackEvent::from_value(&deep, &limits)
-                .unwrap_err()
-                .contains("nested")
-        );
+        assert!(from_value(&deep, &limits).unwrap_err().contains("nested"));
 
         let mut long = original();
         long["page_title"] = json!("x".repeat(5000));
         assert!(
-            TrackEvent::from_value(&long, &limits)
+            from_value(&long, &limits)
                 .unwrap_err()
                 .contains("page_title")
         );
 
-        assert!(TrackEvent::from_value(&json!([1]), &limits).is_err());
+        assert!(from_value(&json!([1]), &limits).is_err());
     }
 
     #[test]
     fn a_session_keeps_its_partition_key() {
         let mut event = original();
         event["session_id"] = json!("s-1");
-        let parsed = TrackEvent::from_value(&event, &Limits::default()).unwrap();
+        let parsed = from_value(&event, &Limits::default()).unwrap();
         assert_eq!(parsed.partition_key(), "s-1");
-        let anonymous = TrackEvent::from_value(&original(), &Limits::default()).unwrap();
+        let anonymous = from_value(&original(), &Limits::default()).unwrap();
         assert_eq!(anonymous.partition_key(), anonymous.event_id.to_string());
     }
 
     #[test]
     fn a_message_round_trips_and_garbage_is_refused() {
+        let event = serde_json::value::to_raw_value(&original()).unwrap();
         let message = EventMessage {
-            event: original(),
+            event: &event,
             app_name: Some("shop".into()),
             app_version: Some("1.2.3".into()),
             received_at: 1_732_000_000_500,
         };
         let bytes = serde_json::to_vec(&message).unwrap();
         let received = ReceivedEvent::decode(&bytes, &Limits::default()).unwrap();
-        assert_eq!(received.full_event_data, original());
+        let stored: Value = serde_json::from_str(&received.full_event_data).unwrap();
+        assert_eq!(stored, original());
         assert_eq!(received.app_name.as_deref(), Some("shop"));
         assert!(ReceivedEvent::decode(b"\xff garbage", &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn the_tracker_text_travels_unchanged_and_metadata_size_is_its_compact_length() {
+        let sent = r#"{ "event_id": "2f1c4f0e-8a3b-4c55-9d3e-1a2b3c4d5e6f", "event_type": "PAGE_VIEW",
+            "location_type": "PAGE", "timestamp": 1732000000000, "user_metadata": {"a": [1, 2]} }"#;
+        let body = format!(r#"{{"events": [{sent}], "appName": "sh\"op"}}"#);
+        let request: TrackRequest = serde_json::from_str(&body).unwrap();
+        assert_eq!(request.events[0].get(), sent);
+        assert_eq!(request.app_name.as_deref(), Some("sh\"op"));
+
+        let metadata = json!({"a": [1, 2], "b": {"c": "d\"e"}});
+        assert_eq!(json_len(&metadata), metadata.to_string().len());
+        let limits = Limits {
+            max_metadata_bytes: metadata.to_string().len() - 1,
+            ..Limits::default()
+        };
+        let mut event = original();
+        event["user_metadata"] = metadata;
+        assert!(from_value(&event, &limits).unwrap_err().contains("bytes"));
     }
 }

@@ -415,18 +415,17 @@ async fn insert_through_outages(
 }
 
 fn payload_has_event_id(message: &OwnedMessage, event_id: &uuid::Uuid) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        event_id: uuid::Uuid,
+    }
     let Some(payload) = message.payload() else {
         return false;
     };
     serde_json::from_slice::<ptrack_common::event::EventMessage>(payload)
         .ok()
-        .and_then(|m| {
-            m.event
-                .get("event_id")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-        })
-        .is_some_and(|id| id == event_id.to_string())
+        .and_then(|m| serde_json::from_str::<Id>(m.event.get()).ok())
+        .is_some_and(|m| m.event_id == *event_id)
 }
 
 /// The offsets to commit: one past the last message of each partition in the batch.

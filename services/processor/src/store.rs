@@ -63,8 +63,7 @@ impl Columns {
         self.page_title.push(event.page_title);
         self.timestamp.push(millis(event.timestamp));
         self.user_metadata.push(event.user_metadata.to_string());
-        self.full_event_data
-            .push(received.full_event_data.to_string());
+        self.full_event_data.push(received.full_event_data);
         self.received_at.push(millis(received.received_at));
         self.app_name.push(received.app_name);
         self.app_version.push(received.app_version);

@@ -9,8 +9,9 @@ use serde_json::json;
 fn columns(events: &[serde_json::Value]) -> Columns {
     let mut columns = Columns::with_capacity(events.len());
     for event in events {
+        let event = serde_json::value::to_raw_value(event).unwrap();
         let message = EventMessage {
-            event: event.clone(),
+            event: &event,
             app_name: Some("shop".into()),
             app_version: None,
             received_at: 1_764_000_000_000,
