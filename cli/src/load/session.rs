@@ -503,8 +503,8 @@ struct Rendered {
     page: Option<Page>,
     /// `,"page_path":"...","page_title":"...","timestamp":`
     page_json: Vec<u8>,
-    /// The session `session_end` is for (never nil once rendered: ids are random).
-    session: Uuid,
+    /// The session `session_end` is for.
+    session: Option<Uuid>,
     /// `,"user_metadata":{...},"session_id":"...","anonymous_id":"..."}`
     session_end: Vec<u8>,
 }
@@ -527,8 +527,8 @@ impl Rendered {
 
     /// The end of an event of `session`: the user's metadata and ids.
     fn session_end(&mut self, session: Uuid, before: &[u8], after: &[u8]) -> &[u8] {
-        if self.session != session || self.session_end.is_empty() {
-            self.session = session;
+        if self.session != Some(session) {
+            self.session = Some(session);
             self.session_end.clear();
             self.session_end.extend_from_slice(before);
             put_uuid(&mut self.session_end, session);
