@@ -11,6 +11,7 @@
 //! - [`plot`]: the SVG / HTML picture.
 //! - [`verify`]: lost and duplicated events, and the end-to-end delay.
 
+mod http1;
 pub mod plan;
 pub mod plot;
 pub mod report;

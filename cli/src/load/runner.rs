@@ -8,13 +8,12 @@
 //! Each worker's traffic depends only on the seed and its index, so a run is
 //! reproducible for the same `--seed` and `--connections`.
 //!
-//! Each worker owns one HTTP/1 connection (hyper's, without a pool) and drives it
-//! itself: the request, the connection's reading and writing and the answer all run in
-//! the worker's task, with no hand-off to another task per request. A connection that
-//! fails is dropped, and the worker opens a new one for its next request.
+//! Each worker owns one HTTP/1.1 connection ([`super::http1`]) and drives it itself:
+//! the request and its answer run in the worker's task, with no hand-off to another
+//! task per request. A connection that fails, or that the server says it will close,
+//! is dropped, and the worker opens a new one for its next request.
 
 use std::{
-    error::Error as StdError,
     net::SocketAddr,
     pin::Pin,
     sync::{
@@ -25,23 +24,14 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use bytes::BytesMut;
-use futures::FutureExt;
-use http_body_util::{BodyExt, Full};
-use hyper::{
-    Method, Request, StatusCode, Uri,
-    body::{Bytes, Incoming},
-    client::conn::http1,
-    header::{CONTENT_TYPE, HOST, HeaderValue},
-};
-use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use serde::Deserialize;
-use tokio::{net::TcpStream, sync::mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use uuid::Uuid;
 
 use super::{
+    http1::{Answer, Connection, Failure},
     plan::Plan,
     session::{Batching, Visitors},
     stats::{Live, Outcome, Reply, Stats, Window},
@@ -204,10 +194,8 @@ fn unix_ms() -> i64 {
 struct Target {
     /// The addresses the host resolved to, tried in order when connecting.
     addrs: Vec<SocketAddr>,
-    /// The `Host` header.
-    host: HeaderValue,
-    /// Path and query: what goes on the request line.
-    path: Uri,
+    /// Every request's head up to the value of its `Content-Length`.
+    head: Vec<u8>,
     /// A request that has not answered after this long is given up (a timeout).
     timeout: Duration,
     /// Connecting takes at most this long, within `timeout`.
@@ -242,200 +230,59 @@ impl Target {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_owned(),
         };
+        // `Url` has percent-encoded anything that could break the request line.
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: "
+        );
         Ok(Self {
             addrs,
-            host: HeaderValue::from_str(&authority)
-                .with_context(|| format!("{authority:?} cannot be a Host header"))?,
-            path: path
-                .parse()
-                .with_context(|| format!("{path:?} cannot be a request path"))?,
+            head: head.into_bytes(),
             timeout,
             connect_timeout: timeout.min(Duration::from_secs(5)),
         })
     }
 
-    fn request(&self, body: Bytes) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.path.clone();
-        let headers = request.headers_mut();
-        headers.insert(HOST, self.host.clone());
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        // hyper adds Content-Length: the body's length is known.
-        request
+    /// Writes the head of a request carrying `body_len` bytes into `head`.
+    fn write_head(&self, body_len: usize, head: &mut Vec<u8>) {
+        head.clear();
+        head.extend_from_slice(&self.head);
+        head.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
+        head.extend_from_slice(b"\r\n\r\n");
     }
 }
 
-/// A request that got no HTTP answer: a short kind for grouping, and what happened.
-struct Failure {
-    kind: &'static str,
-    detail: String,
-}
-
-impl Failure {
-    fn new(kind: &'static str, context: &str, err: &dyn StdError) -> Self {
-        let mut detail = format!("{context}: {err}");
-        let mut source = err.source();
-        while let Some(cause) = source {
-            detail.push_str(": ");
-            detail.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Self { kind, detail }
-    }
-}
-
-/// One open HTTP/1 connection: `sender` queues requests on it, `conn` does its reading
-/// and writing, and only moves when polled (see [`Link::exchange`]).
-struct Link {
-    sender: http1::SendRequest<Full<Bytes>>,
-    conn: http1::Connection<TokioIo<TcpStream>, Full<Bytes>>,
-}
-
-impl Link {
-    async fn open(target: &Target) -> Result<Self, Failure> {
-        let mut refused = None;
-        for addr in &target.addrs {
-            let stream = match tokio::time::timeout(
-                target.connect_timeout,
-                TcpStream::connect(addr),
-            )
-            .await
-            {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(err)) => {
-                    refused = Some(Failure::new(
-                        "connect",
-                        &format!("cannot connect to {addr}"),
-                        &err,
-                    ));
-                    continue;
-                }
-                Err(_) => {
-                    refused = Some(Failure {
-                        kind: "timeout",
-                        detail: format!(
-                            "connecting to {addr} took longer than {:?}",
-                            target.connect_timeout
-                        ),
-                    });
-                    continue;
-                }
-            };
-            // Requests are small and each waits for its answer: send them at once.
-            if let Err(err) = stream.set_nodelay(true) {
-                return Err(Failure::new("connect", "cannot set TCP_NODELAY", &err));
-            }
-            return match http1::handshake(TokioIo::new(stream)).await {
-                Ok((sender, conn)) => Ok(Self { sender, conn }),
-                Err(err) => Err(Failure::new("connect", "HTTP/1 handshake failed", &err)),
-            };
-        }
-        // `addrs` is never empty (see `Target::resolve`), so one attempt failed.
-        Err(refused.unwrap_or_else(|| Failure {
-            kind: "connect",
-            detail: "no address to connect to".into(),
-        }))
-    }
-
-    /// Sends one request and reads its whole answer, driving the connection in the same
-    /// task meanwhile. Also says whether the connection can carry another request.
-    async fn exchange(
-        &mut self,
-        request: Request<Full<Bytes>>,
-    ) -> (Result<(StatusCode, Bytes), Failure>, bool) {
-        let Self { sender, conn } = self;
-        let answer = async {
-            let failed =
-                |err: hyper::Error| Failure::new("request", "sending the request failed", &err);
-            sender.ready().await.map_err(failed)?;
-            let response = sender.send_request(request).await.map_err(failed)?;
-            let status = response.status();
-            let body = read_body(response.into_body())
-                .await
-                .map_err(|err| Failure::new("body", "reading the answer failed", &err))?;
-            Ok((status, body))
-        };
-        tokio::pin!(answer);
-        tokio::select! {
-            // The connection first: then the answer it has just read is there at once.
-            biased;
-            ended = &mut *conn => {
-                // The connection is done (the server closed it, or it failed), and has
-                // handed over all it read: the answer is complete now or never will be.
-                let answer = answer.as_mut().now_or_never().unwrap_or_else(|| {
-                    Err(match ended {
-                        Err(err) => Failure::new("request", "the connection failed", &err),
-                        Ok(()) => Failure {
-                            kind: "request",
-                            detail: "the server closed the connection before answering".into(),
-                        },
-                    })
-                });
-                (answer, false)
-            }
-            answer = &mut answer => {
-                let reusable = answer.is_ok();
-                (answer, reusable)
-            }
-        }
-    }
-}
-
-/// The whole body of an answer. It nearly always comes in one frame, which is kept as
-/// it is: `BodyExt::collect` would put it in a list first (an allocation a request).
-async fn read_body(mut body: Incoming) -> Result<Bytes, hyper::Error> {
-    let mut first = Bytes::new();
-    let mut more = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        // Frames that are not data are trailers: not part of the answer's body.
-        let Ok(data) = frame?.into_data() else {
-            continue;
-        };
-        if first.is_empty() {
-            first = data;
-        } else {
-            more.extend_from_slice(&data);
-        }
-    }
-    if more.is_empty() {
-        return Ok(first);
-    }
-    let mut whole = BytesMut::with_capacity(first.len() + more.len());
-    whole.extend_from_slice(&first);
-    whole.extend_from_slice(&more);
-    Ok(whole.freeze())
-}
-
-/// Sends one request on the worker's connection, opening one first when there is none.
-/// A connection that failed is dropped: the next request opens a new one.
+/// Sends one request on the worker's connection, opening one first when there is none;
+/// the answer's body lands in `answer`. A connection that failed, or that the answer
+/// says cannot carry another request, is dropped: the next request opens a new one.
 async fn send(
     target: &Target,
-    link: &mut Option<Link>,
-    request: Request<Full<Bytes>>,
-) -> Result<(StatusCode, Bytes), Failure> {
-    // Closed while idle (noticed while waiting, see `Worker::wait_until`), or after
-    // the last answer: not an error of this request.
-    if link.as_ref().is_some_and(|l| l.sender.is_closed()) {
-        *link = None;
-    }
+    link: &mut Option<Connection>,
+    head: &[u8],
+    body: &[u8],
+    answer: &mut Vec<u8>,
+) -> Result<u16, Failure> {
     let open = match link {
         Some(open) => open,
-        None => link.insert(Link::open(target).await?),
+        None => link.insert(Connection::open(&target.addrs, target.connect_timeout).await?),
     };
-    let (answer, reusable) = open.exchange(request).await;
-    if !reusable {
-        *link = None;
+    match open.exchange(head, body, answer).await {
+        Ok(Answer { status, reusable }) => {
+            if !reusable {
+                *link = None;
+            }
+            Ok(status)
+        }
+        Err(failure) => {
+            *link = None;
+            Err(failure)
+        }
     }
-    answer
 }
 
 /// Resolves when an idle connection is closed (the server hung up); never without one.
-async fn closed(link: &mut Option<Link>) {
+async fn closed(link: &Option<Connection>) {
     match link {
-        Some(open) => {
-            let _ = (&mut open.conn).await;
-        }
+        Some(open) => open.closed().await,
         None => std::future::pending().await,
     }
 }
@@ -471,11 +318,12 @@ impl Worker {
         // for a timeout shorter than that), not for every request.
         let alarm = tokio::time::sleep(STOP_CHECK);
         tokio::pin!(alarm);
-        let mut link: Option<Link> = None;
-        // Bodies are written here and handed to hyper as `Bytes`; once hyper has sent
-        // and dropped one, `reserve` takes the same memory back for the next (it is
-        // still in the CPU's cache).
-        let mut body = BytesMut::with_capacity(BODY_ROOM);
+        let mut link: Option<Connection> = None;
+        // Each request's head and body, and each answer's body, are written into the
+        // same memory every time.
+        let mut head = Vec::with_capacity(256);
+        let mut body = Vec::with_capacity(BODY_ROOM);
+        let mut answer = Vec::with_capacity(1024);
         let mut ids: Vec<Uuid> = Vec::new();
         let mut turn = 0;
         let mut pending = Vec::with_capacity(HAND_OVER_COUNT);
@@ -498,19 +346,19 @@ impl Worker {
                 }
                 now = Instant::now();
             }
-            body.reserve(BODY_ROOM);
+            body.clear();
             ids.clear();
             let now_ms = self.unix_start_ms + since(self.start, now).as_millis() as i64;
             let written = self.visitors.write_batch(now_ms, &mut body, &mut ids);
-            let request = self.target.request(body.split().freeze());
+            self.target.write_head(body.len(), &mut head);
             let sent = Instant::now();
             let sent_us = since(self.start, sent).as_micros() as u64;
             let deadline = tokio::time::Instant::from_std(sent + self.target.timeout);
             if alarm.deadline() > deadline {
                 alarm.as_mut().reset(deadline);
             }
-            let answer = {
-                let exchange = send(&self.target, &mut link, request);
+            let status = {
+                let exchange = send(&self.target, &mut link, &head, &body, &mut answer);
                 tokio::pin!(exchange);
                 loop {
                     tokio::select! {
@@ -530,11 +378,11 @@ impl Worker {
                     }
                 }
             };
-            let Some(answer) = answer else { break };
+            let Some(status) = status else { break };
             now = Instant::now();
             let done_us = since(self.start, now).as_micros() as u64;
-            let (reply, rejected) = match answer {
-                Ok((status, body)) => reply(status, &body),
+            let (reply, rejected) = match status {
+                Ok(status) => reply(status, &answer),
                 Err(Failure { kind, detail }) => {
                     // A timed-out request is still on the connection: it cannot carry
                     // another. (Other failures dropped it already.)
@@ -625,7 +473,7 @@ fn accepted(ids: Vec<uuid::Uuid>, rejected: &[usize]) -> Vec<uuid::Uuid> {
 async fn wait_until(
     at: Instant,
     mut stopped: Pin<&mut WaitForCancellationFutureOwned>,
-    link: &mut Option<Link>,
+    link: &mut Option<Connection>,
 ) -> bool {
     let sleep = tokio::time::sleep_until(at.into());
     tokio::pin!(sleep);
@@ -640,8 +488,7 @@ async fn wait_until(
 
 /// The HTTP answer; the collector's counts and the indices of the events it rejected,
 /// when the body says so.
-fn reply(status: StatusCode, body: &[u8]) -> (Reply, Vec<usize>) {
-    let code = status.as_u16();
+fn reply(code: u16, body: &[u8]) -> (Reply, Vec<usize>) {
     match serde_json::from_slice::<TrackReply>(body) {
         Ok(reply) => (
             Reply::Status {
@@ -668,7 +515,7 @@ mod tests {
 
     use tokio::{
         io::{AsyncReadExt, AsyncWriteExt},
-        net::TcpListener,
+        net::{TcpListener, TcpStream},
     };
 
     use super::*;
