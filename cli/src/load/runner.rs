@@ -8,7 +8,7 @@
 //! Each worker's traffic depends only on the seed and its index, so a run is
 //! reproducible for the same `--seed` and `--connections`.
 //!
-//! Each worker owns one HTTP/1.1 connection ([`super::http1`]) and drives it itself:
+//! Each worker owns one HTTP/1.1 connection (see `http1.rs`) and drives it itself:
 //! the request and its answer run in the worker's task, with no hand-off to another
 //! task per request. A connection that fails, or that the server says it will close,
 //! is dropped, and the worker opens a new one for its next request.
