@@ -31,24 +31,33 @@ cleanup() {
 # start_stack NAME: a database of its own at $DATABASE_URL's server, then `ptrack broker`,
 # the processor and the collector (logs in $WORK/NAME-*.log), ready and with the topic
 # made. Sets DB_URL, COLLECTOR_PORT, BROKER_PID, PROCESSOR_PID and COLLECTOR_PID.
+# With NO_PROCESSOR=1 the processor is not started (start_processor NAME does it later).
 start_stack() {
   : "${DATABASE_URL:?set DATABASE_URL, e.g. eval \"\$(scripts/test --start)\"}"
   local db="ptrack_bench_$$_$1"
   "$PSQL" "$DATABASE_URL" -qc "CREATE DATABASE $db" >/dev/null
   DBS+=("$db")
   DB_URL="${DATABASE_URL%/*}/$db"
-  local kafka processor
-  kafka="$(free_port)"; COLLECTOR_PORT="$(free_port)"; processor="$(free_port)"
+  local kafka
+  kafka="$(free_port)"; COLLECTOR_PORT="$(free_port)"
   "$BIN/ptrack" broker --addr "127.0.0.1:$kafka" --data "$WORK/$1-broker.db" >"$WORK/$1-broker.log" 2>&1 &
   BROKER_PID=$!; PIDS+=($!)
   wait_port "$kafka"
   export KAFKA_BROKERS="127.0.0.1:$kafka" KAFKA_TOPIC="bench-events"
-  DATABASE_URL="$DB_URL" PROCESSOR_ADDR="127.0.0.1:$processor" "$BIN/ptrack-processor" >"$WORK/$1-processor.log" 2>&1 &
-  PROCESSOR_PID=$!; PIDS+=($!)
+  [ "${NO_PROCESSOR:-0}" = 1 ] || start_processor "$1"
   COLLECTOR_ADDR="127.0.0.1:$COLLECTOR_PORT" "$BIN/ptrack-collector" >"$WORK/$1-collector.log" 2>&1 &
   COLLECTOR_PID=$!; PIDS+=($!)
   wait_port "$COLLECTOR_PORT"
-  wait_port "$processor"
   # The topic exists once the collector is ready.
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$COLLECTOR_PORT/ready" >/dev/null && break; sleep 0.1; done
+}
+
+# start_processor NAME: the processor, against the broker and database of start_stack
+# NAME, ready. Sets PROCESSOR_PID.
+start_processor() {
+  local port
+  port="$(free_port)"
+  DATABASE_URL="$DB_URL" PROCESSOR_ADDR="127.0.0.1:$port" "$BIN/ptrack-processor" >"$WORK/$1-processor.log" 2>&1 &
+  PROCESSOR_PID=$!; PIDS+=($!)
+  wait_port "$port"
 }
