@@ -3,8 +3,9 @@
 #
 # 1. Against the real stack: starts the broker (`ptrack broker`), the processor and the
 #    collector (release builds) on a database of its own, then runs
-#    `ptrack load --rps $RATE --duration $DURATION --verify` and prints the achieved
-#    rate, the latencies, what --verify found, and the generator's own CPU use.
+#    `ptrack load --rps $RATE --duration $DURATION -c $STACK_CONNECTIONS --verify` and
+#    prints the achieved rate, the latencies, what --verify found, and the generator's
+#    own CPU use.
 # 2. Against a trivial endpoint (nginx answering every POST with a fixed body, pinned
 #    to CPU 0): `ptrack load --rps max` and `oha` (both pinned to CPU 1, same
 #    connections, same duration, a body of the same size), and the ratio of their
@@ -26,6 +27,9 @@ RATE="${RATE:-5000}"
 DURATION="${DURATION:-60s}"
 MAX_DURATION="${MAX_DURATION:-15s}"
 CONNECTIONS="${CONNECTIONS:-50}"
+# Against the stack: an open-model generator needs about rate × slowest answer
+# connections (5,000/s × 50 ms = 250), or a slow answer delays the timetable.
+STACK_CONNECTIONS="${STACK_CONNECTIONS:-250}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ptrack/target}"
 BIN="$CARGO_TARGET_DIR/release"
 OHA="${OHA:-$(command -v oha || echo /tmp/oha-install/bin/oha)}"
@@ -46,10 +50,10 @@ bench_stack() {
   step "starting the broker, processor and collector (logs in $WORK)"
   start_stack stack
 
-  step "ptrack load --rps $RATE --duration $DURATION --verify against the collector"
+  step "ptrack load --rps $RATE --duration $DURATION -c $STACK_CONNECTIONS --verify against the collector"
   /usr/bin/time -f '%U %S %e' -o "$WORK/load.time" \
     "$BIN/ptrack" load --target "http://127.0.0.1:$COLLECTOR_PORT" --rps "$RATE" \
-    --duration "$DURATION" --seed 1 --verify --database-url "$DB_URL" \
+    --duration "$DURATION" --seed 1 -c "$STACK_CONNECTIONS" --verify --database-url "$DB_URL" \
     --verify-timeout 300s --report "$WORK/stack.html" --json >"$WORK/stack.json" \
     || echo "(ptrack load exited with $?)"
   jq -r '"target \(.target_rps)/s  sent \(.sent_rps*10|round/10)/s (\(100*.sent_rps/.target_rps*100|round/100)% of target)  answered \(.answered_rps*10|round/10)/s",
