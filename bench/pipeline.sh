@@ -43,6 +43,13 @@ pg_cpu_secs() {
   for pid in $(pgrep -f "postgres" || true); do total=$(echo "$total + $(cpu_secs "$pid")" | bc); done
   echo "$total"
 }
+# The collector's latencies from a `ptrack load --json` report, as two lines (a jq def).
+LATENCY_JQ='def latency:
+  "collector latency ms (corrected): p50 \(.latency_ms.corrected.p50) p90 \(.latency_ms.corrected.p90) p99 \(.latency_ms.corrected.p99) p99.9 \(.latency_ms.corrected.p99_9) max \(.latency_ms.corrected.max)",
+  "uncorrected ms: p50 \(.latency_ms.uncorrected.p50) p99 \(.latency_ms.uncorrected.p99)";'
+# cpu_row NAME BEFORE AFTER WALL: the CPU seconds NAME used between two readings, and
+# their share of the wall time.
+cpu_row() { awk -v n="$1" -v a="$2" -v b="$3" -v w="$4" 'BEGIN { printf "  %-11s %6.1f s  %5.0f%%\n", n, b - a, 100 * (b - a) / w }'; }
 peak_rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 step "cargo build --release (ptrack, collector, processor, bench)"
@@ -59,17 +66,16 @@ run_load() { # name rps duration
   after_b=$(cpu_secs "$BROKER_PID"); after_c=$(cpu_secs "$COLLECTOR_PID")
   after_p=$(cpu_secs "$PROCESSOR_PID"); after_pg=$(pg_cpu_secs)
   local wall; wall=$(awk '{print $3}' "$WORK/$name.time")
-  jq -r '"target \(.target_rps) req/s, sent \(.sent_rps|floor) req/s = \(.sent_rps*10|floor) events/s; accepted \(.events_accepted) of \(.events_sent) events",
-         "collector latency ms (corrected): p50 \(.latency_ms.corrected.p50) p90 \(.latency_ms.corrected.p90) p99 \(.latency_ms.corrected.p99) p99.9 \(.latency_ms.corrected.p99_9) max \(.latency_ms.corrected.max)",
-         "uncorrected ms: p50 \(.latency_ms.uncorrected.p50) p99 \(.latency_ms.uncorrected.p99)",
+  jq -r "$LATENCY_JQ"'"target \(.target_rps) req/s, sent \(.sent_rps|floor) req/s = \(.sent_rps*10|floor) events/s; accepted \(.events_accepted) of \(.events_sent) events",
+         latency,
          (if .verify then "verify: \(.verify.expected) accepted, \(.verify.found) stored, \(.verify.lost) lost, \(.verify.duplicated) duplicated; received→stored p99 \(.verify.pipeline_ms.p99) ms" else "verify: -" end)' \
     "$WORK/$name.json"
   echo "CPU over the run and the drain ($wall s wall, 2 cores = 200%):"
-  for row in "broker $before_b $after_b" "collector $before_c $after_c" "processor $before_p $after_p" "postgres $before_pg $after_pg"; do
-    set -- $row
-    awk -v n="$1" -v a="$2" -v b="$3" -v w="$wall" 'BEGIN { printf "  %-10s %6.1f s  %5.0f%%\n", n, b - a, 100 * (b - a) / w }'
-  done
-  awk '{ printf "  %-10s %6.1f s  %5.0f%%\n", "ptrack load", $1 + $2, 100 * ($1 + $2) / $3 }' "$WORK/$name.time"
+  cpu_row broker "$before_b" "$after_b" "$wall"
+  cpu_row collector "$before_c" "$after_c" "$wall"
+  cpu_row processor "$before_p" "$after_p" "$wall"
+  cpu_row postgres "$before_pg" "$after_pg" "$wall"
+  cpu_row "ptrack load" 0 "$(awk '{ print $1 + $2 }' "$WORK/$name.time")" "$wall"
   echo "peak RSS: collector $(peak_rss_mib "$COLLECTOR_PID") MiB, processor $(peak_rss_mib "$PROCESSOR_PID") MiB"
 }
 
@@ -98,15 +104,14 @@ if [ "$WHAT" = collector ] || [ "$WHAT" = all ]; then
     --duration "$COL_DURATION" --events-per-request 10 --seed 7 --json >"$WORK/collector.json" \
     || echo "(ptrack load exited with $?)"
   after_b=$(cpu_secs "$BROKER_PID"); after_c=$(cpu_secs "$COLLECTOR_PID")
-  jq -r '"target \(.target_rps) req/s, sent \(.sent_rps|floor) req/s = \(.sent_rps*10|floor) events/s; accepted \(.events_accepted) of \(.events_sent) events; behind schedule max \(.behind_schedule.max_ms) ms",
-         "collector latency ms (corrected): p50 \(.latency_ms.corrected.p50) p90 \(.latency_ms.corrected.p90) p99 \(.latency_ms.corrected.p99) p99.9 \(.latency_ms.corrected.p99_9) max \(.latency_ms.corrected.max)",
-         "uncorrected ms: p50 \(.latency_ms.uncorrected.p50) p99 \(.latency_ms.uncorrected.p99)"' \
+  jq -r "$LATENCY_JQ"'"target \(.target_rps) req/s, sent \(.sent_rps|floor) req/s = \(.sent_rps*10|floor) events/s; accepted \(.events_accepted) of \(.events_sent) events; behind schedule max \(.behind_schedule.max_ms) ms",
+         latency' \
     "$WORK/collector.json"
   wall=$(awk '{print $3}' "$WORK/collector.time")
   echo "CPU over the run ($wall s wall, 2 cores = 200%):"
-  awk -v a="$before_b" -v b="$after_b" -v w="$wall" 'BEGIN { printf "  broker      %6.1f s  %5.0f%%\n", b - a, 100 * (b - a) / w }'
-  awk -v a="$before_c" -v b="$after_c" -v w="$wall" 'BEGIN { printf "  collector   %6.1f s  %5.0f%%\n", b - a, 100 * (b - a) / w }'
-  awk '{ printf "  ptrack load %6.1f s  %5.0f%%\n", $1 + $2, 100 * ($1 + $2) / $3 }' "$WORK/collector.time"
+  cpu_row broker "$before_b" "$after_b" "$wall"
+  cpu_row collector "$before_c" "$after_c" "$wall"
+  cpu_row "ptrack load" 0 "$(awk '{ print $1 + $2 }' "$WORK/collector.time")" "$wall"
   echo "peak RSS: collector $(peak_rss_mib "$COLLECTOR_PID") MiB"
 
   accepted=$(jq .events_accepted "$WORK/collector.json")
