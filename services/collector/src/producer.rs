@@ -1,21 +1,61 @@
 //! The Kafka side of the collector: an idempotent producer with `acks=all`, so that an
 //! event counts as accepted only once the broker has it.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
-use futures::future::join_all;
 use ptrack_common::kafka::{self, is_transient};
 use rdkafka::{
+    ClientContext,
     error::{KafkaError, RDKafkaErrorCode},
-    producer::{FutureProducer, FutureRecord, Producer},
+    producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer},
 };
+use tokio::sync::oneshot;
 
 use crate::Config;
 
 #[derive(Clone)]
 pub struct EventProducer {
-    inner: FutureProducer,
+    inner: ThreadedProducer<BatchContext>,
     topic: Arc<str>,
+}
+
+/// The acknowledgements still awaited for one request's messages. librdkafka reports
+/// each message; only the last report (or the first failure) wakes the request, so a
+/// request of ten events costs one wake-up, not ten.
+struct BatchAck {
+    remaining: AtomicUsize,
+    done: Mutex<Option<oneshot::Sender<Result<(), KafkaError>>>>,
+}
+
+impl BatchAck {
+    fn settle(&self, outcome: Result<(), KafkaError>) {
+        let last = self.remaining.fetch_sub(1, Ordering::AcqRel) == 1;
+        if (last || outcome.is_err())
+            && let Some(done) = self.done.lock().expect("never poisoned").take()
+        {
+            // The request may have given up (its client went away): nobody to tell.
+            let _ = done.send(outcome);
+        }
+    }
+}
+
+/// Hands each delivery report to its request's [`BatchAck`].
+struct BatchContext;
+
+impl ClientContext for BatchContext {}
+
+impl ProducerContext for BatchContext {
+    type DeliveryOpaque = Arc<BatchAck>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, ack: Arc<BatchAck>) {
+        ack.settle(result.as_ref().map(drop).map_err(|(err, _)| err.clone()));
+    }
 }
 
 /// Why a batch could not be stored.
@@ -50,7 +90,7 @@ impl EventProducer {
             )
             .set("queue.buffering.max.messages", "200000");
         Ok(Self {
-            inner: client.create()?,
+            inner: client.create_with_context(BatchContext)?,
             topic: config.kafka.topic.as_str().into(),
         })
     }
@@ -81,22 +121,28 @@ impl EventProducer {
     /// them. Any failure fails the whole batch: the tracker retries it, and the event ids
     /// make the retry harmless downstream.
     pub async fn send_all(&self, messages: Vec<(String, Vec<u8>)>) -> Result<(), ProduceError> {
-        let mut deliveries = Vec::with_capacity(messages.len());
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let (done, acknowledged) = oneshot::channel();
+        let ack = Arc::new(BatchAck {
+            remaining: AtomicUsize::new(messages.len()),
+            done: Mutex::new(Some(done)),
+        });
         for (key, payload) in &messages {
-            let record = FutureRecord::to(&self.topic).key(key).payload(payload);
-            match self.inner.send_result(record) {
-                Ok(delivery) => deliveries.push(delivery),
-                Err((err, _)) => return Err(err.into()),
+            let record = BaseRecord::with_opaque_to(&self.topic, Arc::clone(&ack))
+                .key(key)
+                .payload(payload);
+            if let Err((err, _)) = self.inner.send(record) {
+                return Err(err.into());
             }
         }
-        for outcome in join_all(deliveries).await {
-            match outcome {
-                Ok(Ok(_)) => {}
-                Ok(Err((err, _))) => return Err(err.into()),
-                Err(_canceled) => return Err(KafkaError::Canceled.into()),
-            }
+        drop(ack);
+        match acknowledged.await {
+            Ok(outcome) => outcome.map_err(Into::into),
+            // Every report was dropped unanswered: the producer is shutting down.
+            Err(_) => Err(KafkaError::Canceled.into()),
         }
-        Ok(())
     }
 
     /// Whether the broker answers and knows the topic.
