@@ -5,10 +5,10 @@
 //! `{"events": [...], "appName": "...", "appVersion": "..."}`. It must keep working
 //! unchanged; `session_id` and `anonymous_id` are optional additions of the new tracker.
 
-use std::{borrow::Cow, io};
+use std::{borrow::Cow, collections::BTreeMap};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, value::RawValue};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 /// Bounds on what one request may carry. Anything larger is rejected with a reason,
@@ -75,7 +75,7 @@ pub struct DomInfo {
 }
 
 /// One tracker event, in the tracker's own field names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrackEvent {
     pub event_id: Uuid,
     pub event_type: String,
@@ -90,16 +90,18 @@ pub struct TrackEvent {
     pub timestamp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dom_info: Option<DomInfo>,
+    /// Kept as the tracker's JSON text: it is checked (an object, its depth and size)
+    /// and stored as it came, never rebuilt.
     #[serde(default = "empty_object")]
-    pub user_metadata: Value,
+    pub user_metadata: Box<RawValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_id: Option<String>,
 }
 
-fn empty_object() -> Value {
-    Value::Object(Default::default())
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).expect("{} is JSON")
 }
 
 /// Earliest and latest event times accepted: 2000-01-01 and 2100-01-01. A timestamp
@@ -164,20 +166,19 @@ impl TrackEvent {
                 self.timestamp
             ));
         }
-        if !self.user_metadata.is_object() {
+        if !self.user_metadata.get().starts_with('{') {
             return Err("user_metadata must be a JSON object".into());
         }
-        let depth = json_depth(&self.user_metadata);
+        let JsonShape { depth, compact_len } = JsonShape::of(self.user_metadata.get());
         if depth > limits.max_metadata_depth {
             return Err(format!(
                 "user_metadata is nested {depth} levels deep; at most {} are accepted",
                 limits.max_metadata_depth
             ));
         }
-        let size = json_len(&self.user_metadata);
-        if size > limits.max_metadata_bytes {
+        if compact_len > limits.max_metadata_bytes {
             return Err(format!(
-                "user_metadata is {size} bytes; at most {} are accepted",
+                "user_metadata is {compact_len} bytes; at most {} are accepted",
                 limits.max_metadata_bytes
             ));
         }
@@ -191,40 +192,61 @@ impl TrackEvent {
         self.session_id
             .clone()
             .or_else(|| self.anonymous_id.clone())
-            .or_else(|| {
-                ["sessionId", "session_id", "userId", "user_id"]
-                    .iter()
-                    .find_map(|k| self.user_metadata.get(k).and_then(Value::as_str))
-                    .map(str::to_owned)
-            })
+            .or_else(|| self.metadata_user_key())
             .unwrap_or_else(|| self.event_id.to_string())
     }
-}
 
-fn json_depth(value: &Value) -> usize {
-    match value {
-        Value::Object(map) => 1 + map.values().map(json_depth).max().unwrap_or(0),
-        Value::Array(items) => 1 + items.iter().map(json_depth).max().unwrap_or(0),
-        _ => 0,
+    /// The first string among the metadata's session or user id fields.
+    fn metadata_user_key(&self) -> Option<String> {
+        let fields: BTreeMap<Cow<'_, str>, &RawValue> =
+            serde_json::from_str(self.user_metadata.get()).ok()?;
+        ["sessionId", "session_id", "userId", "user_id"]
+            .iter()
+            .filter_map(|key| fields.get(*key))
+            .find_map(|value| serde_json::from_str::<String>(value.get()).ok())
     }
 }
 
-/// The length of a value's compact JSON text, without building the text.
-fn json_len(value: &Value) -> usize {
-    struct Counter(usize);
-    impl io::Write for Counter {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0 += bytes.len();
-            Ok(bytes.len())
+/// What the limits look at in a JSON text that serde has already checked.
+#[derive(Debug, PartialEq)]
+struct JsonShape {
+    /// Nesting of objects and arrays: `{}` is 1, `{"a": [1]}` is 2, a scalar 0.
+    depth: usize,
+    /// Bytes without the whitespace between tokens, escapes counted as written.
+    compact_len: usize,
+}
+
+impl JsonShape {
+    fn of(json: &str) -> Self {
+        let (mut depth, mut max_depth, mut compact_len) = (0usize, 0, 0);
+        let (mut in_string, mut escaped) = (false, false);
+        for &byte in json.as_bytes() {
+            if in_string {
+                match byte {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+            } else {
+                match byte {
+                    b' ' | b'\t' | b'\n' | b'\r' => continue,
+                    b'"' => in_string = true,
+                    b'{' | b'[' => {
+                        depth += 1;
+                        max_depth = max_depth.max(depth);
+                    }
+                    b'}' | b']' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            compact_len += 1;
         }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
+        Self {
+            depth: max_depth,
+            compact_len,
         }
     }
-    let mut counter = Counter(0);
-    // Writing a `Value` to a sink that never fails cannot fail.
-    serde_json::to_writer(&mut counter, value).expect("a JSON value serialises");
-    counter.0
 }
 
 /// What the collector writes to Kafka for each accepted event, and the processor reads.
@@ -272,7 +294,7 @@ impl ReceivedEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn from_value(value: &Value, limits: &Limits) -> Result<TrackEvent, String> {
         TrackEvent::from_json(&value.to_string(), limits)
@@ -302,7 +324,8 @@ mod tests {
             event.dom_info.unwrap().class_name.as_deref(),
             Some("btn primary")
         );
-        assert_eq!(event.user_metadata["screen"]["w"], 1920);
+        let metadata: Value = serde_json::from_str(event.user_metadata.get()).unwrap();
+        assert_eq!(metadata, original()["user_metadata"]);
     }
 
     #[test]
@@ -345,6 +368,14 @@ mod tests {
         );
 
         assert!(from_value(&json!([1]), &limits).is_err());
+
+        let mut list = original();
+        list["user_metadata"] = json!([{"a": 1}]);
+        assert!(from_value(&list, &limits).unwrap_err().contains("object"));
+        let spaced = original()
+            .to_string()
+            .replace(r#""user_metadata":"#, "\"user_metadata\":\n  ");
+        assert!(TrackEvent::from_json(&spaced, &limits).is_ok(), "{spaced}");
     }
 
     #[test]
@@ -355,6 +386,14 @@ mod tests {
         assert_eq!(parsed.partition_key(), "s-1");
         let anonymous = from_value(&original(), &Limits::default()).unwrap();
         assert_eq!(anonymous.partition_key(), anonymous.event_id.to_string());
+        let mut in_metadata = original();
+        in_metadata["user_metadata"] = json!({"sessionId": 7, "userId": "u-9"});
+        let parsed = from_value(&in_metadata, &Limits::default()).unwrap();
+        assert_eq!(
+            parsed.partition_key(),
+            "u-9",
+            "the first id that is a string"
+        );
     }
 
     #[test]
@@ -383,8 +422,17 @@ mod tests {
         assert_eq!(request.events[0].get(), sent);
         assert_eq!(request.app_name.as_deref(), Some("sh\"op"));
 
-        let metadata = json!({"a": [1, 2], "b": {"c": "d\"e"}});
-        assert_eq!(json_len(&metadata), metadata.to_string().len());
+        let metadata = json!({"a": [1, 2], "b": {"c": "d\"e { ["}});
+        let pretty = serde_json::to_string_pretty(&metadata).unwrap();
+        assert_eq!(
+            JsonShape::of(&pretty),
+            JsonShape {
+                depth: 2,
+                compact_len: metadata.to_string().len()
+            }
+        );
+        assert_eq!(JsonShape::of("{}").depth, 1);
+        assert_eq!(JsonShape::of(r#"{"a":"\\","b":[[{}]]}"#).depth, 4);
         let limits = Limits {
             max_metadata_bytes: metadata.to_string().len() - 1,
             ..Limits::default()

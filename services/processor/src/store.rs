@@ -62,7 +62,8 @@ impl Columns {
         self.page_path.push(event.page_path);
         self.page_title.push(event.page_title);
         self.timestamp.push(millis(event.timestamp));
-        self.user_metadata.push(event.user_metadata.to_string());
+        self.user_metadata
+            .push(Box::<str>::from(event.user_metadata).into());
         self.full_event_data.push(received.full_event_data);
         self.received_at.push(millis(received.received_at));
         self.app_name.push(received.app_name);
