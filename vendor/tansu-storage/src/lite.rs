@@ -275,16 +275,6 @@ impl PoolConnection {
     }
 
     async fn wal_autocheckpoint(connection: &Connection) -> Result<()> {
-        // ptrack patch: checkpoint every 100 pages instead of SQLite's 1000. The checkpoint
-        // runs inside the commit that crosses the mark, and every storage request waits
-        // behind it: many short pauses (about 400 KB copied each) instead of few long ones
-        // (4 MB). At 50,000 events/s the collector's p90 fell by about a fifth, at the
-        // same broker CPU (bench/RESULTS.md, fifth session).
-        let mut rows = connection
-            .query("PRAGMA wal_autocheckpoint = 100", ())
-            .await?;
-        while rows.next().await?.is_some() {}
-
         let mut rows = connection.query("PRAGMA wal_autocheckpoint", ()).await?;
 
         if let Some(row) = rows.next().await.inspect_err(|err| error!(?err))? {
