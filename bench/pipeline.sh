@@ -17,6 +17,8 @@
 #   bench/pipeline.sh [e2e|latency|copy|collector|all]
 #
 # Needs PostgreSQL at $DATABASE_URL (`eval "$(scripts/test --start)"` starts one), jq.
+# Runs the release binaries in $BIN ($CARGO_TARGET_DIR/release by default; point it at a
+# directory holding another build to compare two builds in turns).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +31,7 @@ COL_RPS="${COL_RPS:-5000}"
 COL_DURATION="${COL_DURATION:-30s}"
 COPY_ROWS="${COPY_ROWS:-200000}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ptrack/target}"
-BIN="$CARGO_TARGET_DIR/release"
+BIN="${BIN:-$CARGO_TARGET_DIR/release}"
 WORK="$(mktemp -d /tmp/ptrack-pipeline.XXXXXX)"
 : "${DATABASE_URL:?set DATABASE_URL, e.g. eval \"\$(scripts/test --start)\"}"
 # shellcheck source=bench/lib.sh
