@@ -245,21 +245,41 @@ impl Debug for PoolConnection {
 
 impl PoolConnection {
     async fn journal_mode(connection: &Connection) -> Result<()> {
-        let mut rows = connection.query("PRAGMA journal_mode = WAL", ()).await?;
+        // ptrack patch: a rollback journal (`persist`) instead of `WAL`, and the
+        // connection keeps its lock (`exclusive`). The broker appends: in WAL mode every
+        // record was written twice, to the WAL and then by a checkpoint into the database,
+        // and the checkpoint ran inside whichever commit took the WAL past 1000 pages,
+        // with every storage request queued behind it. A rollback journal saves only the
+        // pages a commit changes that were already in the file (the last page of each
+        // b-tree it appends to, the watermark); new pages go straight to the database.
+        // WAL's concurrent readers bought nothing here: tansu serves one storage request
+        // at a time, on one pooled connection. `exclusive` keeps the lock and the page
+        // cache from one transaction to the next, where `normal` gave the lock up after
+        // each and read the file header again before the next. So nothing else can
+        // open the file while the broker runs; the busy timeout below lets a broker
+        // restarted in the same process wait for the old one's connection to close.
+        for pragma in [
+            "PRAGMA journal_mode = persist",
+            "PRAGMA locking_mode = exclusive",
+        ] {
+            let mut rows = connection.query(pragma, ()).await?;
 
-        if let Some(row) = rows.next().await.inspect_err(|err| error!(?err))? {
-            debug!(journal_mode = row.get_str(0)?);
+            if let Some(row) = rows.next().await.inspect_err(|err| error!(?err))? {
+                debug!(pragma, value = row.get_str(0)?);
+            }
         }
+
+        connection.busy_timeout(Duration::from_secs(10))?;
 
         Ok(())
     }
 
     async fn synchronous(connection: &Connection) -> Result<()> {
-        // ptrack patch: `off` instead of `normal`: no fsync, even when a checkpoint
-        // copies the WAL into the database. Written records stay in the page cache and
-        // survive a crash or kill of the broker; an OS crash or power loss can lose the
-        // latest ones, which is how Apache Kafka stores them too (it leaves flushing to
-        // the OS by default). The fsyncs stalled every request queued behind a checkpoint.
+        // ptrack patch: `off` instead of `normal`: no fsync of the journal or the
+        // database. Written records stay in the page cache and survive a crash or kill
+        // of the broker; an OS crash or power loss can lose the latest ones, which is
+        // how Apache Kafka stores them too (it leaves flushing to the OS by default).
+        // In WAL mode, the checkpoints' fsyncs stalled every request queued behind them.
         _ = connection
             .execute("PRAGMA synchronous = off", ())
             .await
@@ -681,17 +701,19 @@ impl Delegate {
         }
     }
 
+    /// ptrack patch: the watermark and the topition's id, which the record inserts use
+    /// instead of joining cluster, topic and topition for every record.
     #[instrument(skip_all)]
     async fn watermark_select_for_update(
         &self,
         topition: &Topition,
         connection: &PoolConnection,
-    ) -> Result<(Option<i64>, Option<i64>)> {
+    ) -> Result<(Option<i64>, Option<i64>, i64)> {
         debug!(?topition);
 
         let mut rows = connection
             .query(
-                "watermark_select_no_update.sql",
+                "watermark_select_with_topition.sql",
                 (
                     self.cluster.as_str(),
                     topition.topic(),
@@ -708,6 +730,7 @@ impl Delegate {
             Ok((
                 row.get::<Option<i64>>(0).inspect_err(|err| error!(?err))?,
                 row.get::<Option<i64>>(1).inspect_err(|err| error!(?err))?,
+                row.get::<i64>(2).inspect_err(|err| error!(?err))?,
             ))
         } else {
             Err(Error::Api(ErrorCode::UnknownTopicOrPartition))
@@ -735,7 +758,7 @@ impl Delegate {
 
         debug!(after_idempotent_check = elapsed_millis(start));
 
-        let (low, high) = self
+        let (low, high, topition_id) = self
             .watermark_select_for_update(topition, connection)
             .await
             .inspect_err(|err| error!(?err))?;
@@ -815,11 +838,10 @@ impl Delegate {
 
                 _ = connection
                     .execute(
-                        "record_insert.sql",
+                        // ptrack patch: by the topition's id (see the SQL file).
+                        "record_insert_by_topition.sql",
                         (
-                            self.cluster.as_str(),
-                            topic,
-                            partition,
+                            topition_id,
                             offset,
                             inflated.attributes,
                             if transaction_id.is_none() {

@@ -193,6 +193,11 @@ pub(crate) static SQL: LazyLock<Cache> = LazyLock::new(|| {
         ("record_fetch.sql", include_sql!("sql/record_fetch.sql")),
         ("record_fetch_pg.sql", include_sql!("pg/record_fetch.sql")),
         ("record_insert.sql", include_sql!("sql/record_insert.sql")),
+        // ptrack patch: see the file.
+        (
+            "record_insert_by_topition.sql",
+            include_sql!("sql/record_insert_by_topition.sql"),
+        ),
         (
             "register_broker.sql",
             include_sql!("sql/register_broker.sql"),
@@ -380,6 +385,11 @@ pub(crate) static SQL: LazyLock<Cache> = LazyLock::new(|| {
         (
             "watermark_select_no_update.sql",
             include_sql!("sql/watermark_select_no_update.sql"),
+        ),
+        // ptrack patch: see the file.
+        (
+            "watermark_select_with_topition.sql",
+            include_sql!("sql/watermark_select_with_topition.sql"),
         ),
         (
             "watermark_select_stable.sql",
