@@ -61,6 +61,10 @@ impl Failure {
     }
 }
 
+fn body_too_large() -> Failure {
+    Failure::body(format!("the answer's body is larger than {MAX_BODY} bytes"))
+}
+
 /// What came back: the status, and whether the connection can carry another request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Answer {
@@ -151,9 +155,7 @@ impl Connection {
         let end = match head.framing {
             Framing::Length(len) => {
                 if len > MAX_BODY {
-                    return Err(Failure::body(format!(
-                        "the answer's body of {len} bytes is larger than {MAX_BODY}"
-                    )));
+                    return Err(body_too_large());
                 }
                 self.fill_to(start + len).await?;
                 body.extend_from_slice(&self.read[start..start + len]);
@@ -163,9 +165,7 @@ impl Connection {
             Framing::UntilClose => {
                 while self.fill().await? > 0 {
                     if self.read.len() - start > MAX_BODY {
-                        return Err(Failure::body(format!(
-                            "the answer's body is larger than {MAX_BODY} bytes"
-                        )));
+                        return Err(body_too_large());
                     }
                 }
                 body.extend_from_slice(&self.read[start..]);
@@ -254,9 +254,7 @@ impl Connection {
             let size = usize::try_from(size)
                 .ok()
                 .filter(|&size| body.len() + size <= MAX_BODY)
-                .ok_or_else(|| {
-                    Failure::body(format!("the answer's body is larger than {MAX_BODY} bytes"))
-                })?;
+                .ok_or_else(body_too_large)?;
             self.fill_to(pos + size + 2).await?;
             if &self.read[pos + size..pos + size + 2] != b"\r\n" {
                 return Err(Failure::body("a chunk of the answer does not end in CRLF"));
@@ -490,6 +488,17 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.detail.contains("bad Content-Length"), "{err:?}");
+
+        // Too large to read: refused from the length alone, before any of the body.
+        let err = exchange(&[b"HTTP/1.1 200 OK\r\ncontent-length: 99999999\r\n\r\n"])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, "body");
+        assert!(err.detail.contains("larger than 16777216 bytes"), "{err:?}");
+        let err = exchange(&[b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5F5E0FF\r\n"])
+            .await
+            .unwrap_err();
+        assert!(err.detail.contains("larger than 16777216 bytes"), "{err:?}");
 
         let err = exchange(&[]).await.unwrap_err();
         assert!(
