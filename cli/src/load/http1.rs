@@ -155,7 +155,9 @@ impl Connection {
         let end = match head.framing {
             Framing::Length(len) => {
                 if len > MAX_BODY {
-                    return Err(body_too_large());
+                    return Err(Failure::body(format!(
+                        "the answer's body of {len} bytes is larger than {MAX_BODY} bytes"
+                    )));
                 }
                 self.fill_to(start + len).await?;
                 body.extend_from_slice(&self.read[start..start + len]);
