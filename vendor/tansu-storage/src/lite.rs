@@ -713,7 +713,7 @@ impl Delegate {
 
         let mut rows = connection
             .query(
-                "watermark_select_with_topition.sql",
+                "watermark_select_no_update.sql",
                 (
                     self.cluster.as_str(),
                     topition.topic(),

@@ -386,11 +386,6 @@ pub(crate) static SQL: LazyLock<Cache> = LazyLock::new(|| {
             "watermark_select_no_update.sql",
             include_sql!("sql/watermark_select_no_update.sql"),
         ),
-        // ptrack patch: see the file.
-        (
-            "watermark_select_with_topition.sql",
-            include_sql!("sql/watermark_select_with_topition.sql"),
-        ),
         (
             "watermark_select_stable.sql",
             include_sql!("sql/watermark_select_stable.sql"),
