@@ -193,6 +193,11 @@ pub(crate) static SQL: LazyLock<Cache> = LazyLock::new(|| {
         ("record_fetch.sql", include_sql!("sql/record_fetch.sql")),
         ("record_fetch_pg.sql", include_sql!("pg/record_fetch.sql")),
         ("record_insert.sql", include_sql!("sql/record_insert.sql")),
+        // ptrack patch: see the file.
+        (
+            "record_insert_by_topition.sql",
+            include_sql!("sql/record_insert_by_topition.sql"),
+        ),
         (
             "register_broker.sql",
             include_sql!("sql/register_broker.sql"),

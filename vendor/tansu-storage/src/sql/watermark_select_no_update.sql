@@ -13,9 +13,12 @@
 -- See the License for the specific language governing permissions and
 -- limitations under the License.
 
+-- ptrack patch: also the topition's id, for `record_insert_by_topition.sql` (the
+-- SQLite engine reads it; the limbo engine reads the first two columns only).
+
 select
 
-w.low, w.high
+w.low, w.high, tp.id
 
 from
 
