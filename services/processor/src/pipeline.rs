@@ -8,7 +8,7 @@
 //! Layout:
 //! - this file: start-up (database, migrations, topics, the group), the loop that commits
 //!   written batches in order, and the last commit on the way out.
-//! - [`consume`]: the consumer stage, Kafka → decoded batches.
+//! - [`consume`](mod@consume): the consumer stage, Kafka → decoded batches.
 //! - [`write`]: the writer stage, a batch → PostgreSQL through outages.
 //! - [`dead_letter`]: the dead-letter producer.
 //! - [`group_watch`]: lag per partition, and rejoining when a partition is orphaned.
