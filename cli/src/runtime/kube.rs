@@ -17,13 +17,13 @@ use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use tokio::sync::mpsc;
+
 use super::{
-    Context, Endpoint, Health, LogsRequest, ReplicaStatus, RunState, Runtime, print_log_line,
+    Context, Endpoint, Endpoints, Health, LogLine, Logs, LogsRequest, Observer, ReplicaStatus,
+    RunState, Runtime, UpOptions,
 };
-use crate::{
-    progress::Progress,
-    stack::{ServiceName, Wiring, database_url},
-};
+use crate::stack::{ServiceName, Wiring, database_url, port_forward_listing};
 
 /// The namespace kube/ puts everything in.
 pub const NAMESPACE: &str = "ptrack";
@@ -81,11 +81,16 @@ impl Kube {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("kubectl"));
         let manifests = find_manifests()?;
-        Ok(Self {
+        Ok(Self::with(context, kubectl, manifests))
+    }
+
+    /// The runtime with `kubectl` and the `manifests` folder given, not looked for.
+    pub fn with(context: Context, kubectl: PathBuf, manifests: PathBuf) -> Self {
+        Self {
             context,
             kubectl,
             manifests,
-        })
+        }
     }
 
     /// Runs kubectl to the end; its output on success, its error text on failure.
@@ -163,12 +168,14 @@ fn find_manifests() -> Result<PathBuf> {
 }
 
 impl Runtime for Kube {
-    async fn up(&self, progress: &mut Progress) -> Result<Vec<Endpoint>> {
+    /// Waits for each rollout as long as kubectl's own timeout (`ROLLOUT_TIMEOUT`), not
+    /// `options.timeout`: a first pull of the images takes longer than a local start.
+    async fn up(&self, _: &UpOptions, observer: &mut dyn Observer) -> Result<Vec<Endpoint>> {
         let stack = &self.context.stack;
         self.check_partitions()?;
-        let names: Vec<&str> = stack.services.iter().map(|s| s.name.as_str()).collect();
-        progress.set_names(names);
-        progress.note(&format!("kubectl apply -k {}", self.manifests()));
+        let names: Vec<String> = stack.services.iter().map(|s| s.name.to_string()).collect();
+        observer.names(&names);
+        observer.note(&format!("kubectl apply -k {}", self.manifests()));
         self.kubectl(&["apply", "-k", &self.manifests()]).await?;
 
         // Only what `--scale` asked for: the others keep kube/'s replicas and autoscalers.
@@ -186,21 +193,21 @@ impl Runtime for Kube {
             .await?;
         }
         if let Some(warning) = stack.idle_processors() {
-            progress.note(&format!("warning: {warning}"));
+            observer.note(&format!("warning: {warning}"));
         }
 
         for service in &stack.services {
             let name = service.name.as_str();
-            progress.begin(name, "rolling out");
+            observer.begin(name, "rolling out");
             let target = workload(service.name);
             let timeout = format!("--timeout={ROLLOUT_TIMEOUT}");
             match self
                 .kubectl(&["-n", NAMESPACE, "rollout", "status", &target, &timeout])
                 .await
             {
-                Ok(_) => progress.ready(name, "ready"),
+                Ok(_) => observer.ready(name, "ready"),
                 Err(err) => {
-                    progress.failed(name, "not ready");
+                    observer.failed(name, "not ready");
                     let logs = self
                         .kubectl(&["-n", NAMESPACE, "logs", &target, "--tail=20"])
                         .await
@@ -213,26 +220,10 @@ impl Runtime for Kube {
             }
         }
 
-        Ok(stack
-            .services
-            .iter()
-            .filter(|s| s.binary.is_some())
-            .map(|s| Endpoint {
-                name: s.name.to_string(),
-                url: format!(
-                    "http://{}.{NAMESPACE}.svc:{} (from here: kubectl -n {NAMESPACE} \
-                     port-forward svc/{} {}:{})",
-                    s.name,
-                    s.port,
-                    s.name,
-                    stack.host_port(s.name, 0),
-                    s.port
-                ),
-            })
-            .collect())
+        Ok(port_forward_listing(stack, NAMESPACE))
     }
 
-    async fn down(&self) -> Result<()> {
+    async fn down(&self, _: &mut dyn Observer) -> Result<()> {
         // Scaling to zero keeps the namespace and its PersistentVolumeClaims.
         self.kubectl(&[
             "-n",
@@ -246,7 +237,7 @@ impl Runtime for Kube {
         Ok(())
     }
 
-    async fn clean(&self) -> Result<()> {
+    async fn clean(&self, _: &mut dyn Observer) -> Result<()> {
         self.kubectl(&["delete", "-k", &self.manifests(), "--ignore-not-found"])
             .await?;
         Ok(())
@@ -274,21 +265,23 @@ impl Runtime for Kube {
         Ok(statuses)
     }
 
-    async fn logs(&self, request: &LogsRequest) -> Result<()> {
+    async fn logs(&self, request: &LogsRequest) -> Result<Logs> {
         let stack = &self.context.stack;
-        let services: Vec<ServiceName> = match &request.service {
-            Some(name) => {
-                // `processor-2` is not a kube name: pods are named by kubernetes.
-                let base = name.parse::<ServiceName>().with_context(|| {
-                    format!("{name}: with the kube runtime, name a service (see `ptrack status`)")
-                })?;
-                vec![base]
+        // Pods are named by kubernetes: a service selects all of its pods, one replica
+        // (`processor-2`) cannot be told apart.
+        let mut services: Vec<ServiceName> = Vec::new();
+        for replica in stack.select(request.service.as_deref())? {
+            if !services.contains(&replica.service) {
+                services.push(replica.service);
             }
-            None => stack.services.iter().map(|s| s.name).collect(),
-        };
-        let width = services.iter().map(|s| s.as_str().len()).max().unwrap_or(0);
-        let mut tasks = Vec::new();
-        for service in services {
+        }
+        if let Some(name) = &request.service
+            && name.parse::<ServiceName>().is_err()
+        {
+            bail!("{name}: with the kube runtime, name a service (see `ptrack status`)");
+        }
+        let (tx, lines) = mpsc::channel(Logs::BUFFER);
+        for &service in &services {
             let mut args = vec![
                 "-n".to_owned(),
                 NAMESPACE.to_owned(),
@@ -309,21 +302,38 @@ impl Runtime for Kube {
                 .with_context(|| format!("running {}", self.kubectl.display()))?;
             // Piped just above.
             let stdout = child.stdout.take().expect("stdout is piped");
-            tasks.push(tokio::spawn(async move {
+            let tx = tx.clone();
+            tokio::spawn(async move {
                 let mut lines = BufReader::new(stdout).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    print_log_line(service.as_str(), width, &line);
+                    let line = LogLine {
+                        replica: service.to_string(),
+                        line,
+                    };
+                    if tx.send(Ok(line)).await.is_err() {
+                        // Nobody reads any more; dropping the child kills kubectl.
+                        return;
+                    }
                 }
-                child.wait().await
-            }));
+                let failed = match child.wait().await {
+                    Ok(status) => !status.success(),
+                    Err(_) => true,
+                };
+                if failed {
+                    let err =
+                        anyhow::anyhow!("kubectl logs failed: is the stack up (`ptrack status`)?");
+                    let _ = tx.send(Err(err)).await;
+                }
+            });
         }
-        for task in tasks {
-            let status = task.await.context("log task")??;
-            if !status.success() {
-                bail!("kubectl logs failed: is the stack up (`ptrack status`)?");
-            }
-        }
-        Ok(())
+        let names = services.iter().map(ToString::to_string).collect();
+        Ok(Logs { names, lines })
+    }
+
+    /// Nothing: the services, the broker and PostgreSQL live in the cluster, reached from
+    /// here only through `kubectl port-forward` (which `up` lists).
+    fn endpoints(&self) -> Endpoints {
+        Endpoints::unreachable()
     }
 }
 
