@@ -2,7 +2,9 @@
 //! starts: which services exist, their images and binaries, ports, environment, health
 //! checks, start order and replicas. A runtime decides only *where* things run and how
 //! they reach each other (see [`Wiring`]); everything else comes from here, so the
-//! runtimes cannot drift apart.
+//! runtimes cannot drift apart. It also offers the one way to enumerate replicas
+//! ([`Stack::replicas`]), resolve a `ptrack logs` selector ([`Stack::select`]) and say
+//! where things are reached from this machine ([`Endpoints`], and its listing for `up`).
 
 use std::{collections::BTreeMap, fmt, net::SocketAddr, str::FromStr};
 
@@ -707,5 +709,133 @@ mod tests {
         );
         assert!(!env.contains_key("DATABASE_URL"));
         assert_eq!(env["POSTGRES_DB"], "ptrack");
+    }
+
+    #[test]
+    fn replicas_have_names_indexes_and_host_ports() {
+        let scale = ["processor=2".parse().unwrap()];
+        let stack = Stack::new(3, &scale, 100).unwrap();
+        let replicas = stack.replicas();
+        let names: Vec<&str> = replicas.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "broker",
+                "postgres",
+                "processor-1",
+                "processor-2",
+                "events-api",
+                "collector"
+            ]
+        );
+        let second = &replicas[3];
+        assert_eq!(second.service, ServiceName::Processor);
+        assert_eq!(second.index, 1);
+        assert_eq!(second.host_port, 8112);
+        assert_eq!(second.local_addr().to_string(), "127.0.0.1:8112");
+    }
+
+    #[test]
+    fn a_selector_picks_a_service_or_one_replica() {
+        let scale = ["processor=2".parse().unwrap()];
+        let stack = Stack::new(3, &scale, 0).unwrap();
+        let names = |selector| -> Vec<String> {
+            stack
+                .select(selector)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.name)
+                .collect()
+        };
+        assert_eq!(names(None).len(), 6);
+        assert_eq!(names(Some("processor")), ["processor-1", "processor-2"]);
+        assert_eq!(names(Some("processor-2")), ["processor-2"]);
+        assert_eq!(names(Some("events-api")), ["events-api"]);
+        let err = stack.select(Some("processor-3")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "no service or replica named \"processor-3\": choose one of broker, postgres, \
+             processor-1, processor-2, events-api, collector"
+        );
+    }
+
+    #[test]
+    fn up_lists_what_is_reachable_collectors_first() {
+        let scale = ["collector=2".parse().unwrap()];
+        let stack = Stack::new(3, &scale, 0).unwrap();
+        let own = database_url("127.0.0.1", 5432);
+        let endpoints = Endpoints::on_host(&stack, Some("127.0.0.1:9092".into()), Some(own));
+        assert_eq!(endpoints.collectors.len(), 2);
+        assert_eq!(endpoints.collectors[1].addr.to_string(), "127.0.0.1:8010");
+        assert_eq!(endpoints.processors[0].name, "processor");
+        assert_eq!(
+            endpoints.events_api,
+            Some("127.0.0.1:8001".parse().unwrap())
+        );
+        assert_eq!(endpoints.topic, TOPIC);
+        assert_eq!(endpoints.group, PROCESSOR_GROUP);
+        let listing: Vec<(String, String)> = endpoints
+            .listing()
+            .into_iter()
+            .map(|e| (e.name, e.url))
+            .collect();
+        let expected = [
+            (
+                "collector (send events here: POST /track)",
+                "http://127.0.0.1:8000/track",
+            ),
+            (
+                "collector-2 (also accepts POST /track)",
+                "http://127.0.0.1:8010/track",
+            ),
+            ("broker (Kafka protocol)", "127.0.0.1:9092"),
+            ("postgres", "postgres://ptrack:ptrack@127.0.0.1:5432/ptrack"),
+            (
+                "processor (GET /status, /metrics)",
+                "http://127.0.0.1:8002/status",
+            ),
+            (
+                "events-api (GET /events, /stats)",
+                "http://127.0.0.1:8001/events",
+            ),
+        ]
+        .map(|(n, u)| (n.to_owned(), u.to_owned()));
+        assert_eq!(listing, expected);
+
+        // A broker only the stack's network reaches is not listed; a user's database
+        // URL is listed without its password.
+        let theirs = Endpoints {
+            database_external: true,
+            ..Endpoints::on_host(
+                &stack,
+                None,
+                Some("postgres://me:secret@db.example:5432/events".into()),
+            )
+        };
+        let listing = theirs.listing();
+        assert!(!listing.iter().any(|e| e.name.starts_with("broker")));
+        let postgres = listing.iter().find(|e| e.name == "postgres").unwrap();
+        assert_eq!(postgres.url, "postgres://me:***@db.example:5432/events");
+        assert_eq!(
+            theirs.database_url.as_deref(),
+            Some("postgres://me:secret@db.example:5432/events"),
+            "the URL itself stays whole for whoever connects"
+        );
+    }
+
+    #[test]
+    fn in_a_cluster_up_lists_how_to_forward_each_service() {
+        let stack = Stack::new(3, &[], 5).unwrap();
+        let listing = port_forward_listing(&stack, "ptrack");
+        let names: Vec<&str> = listing.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["processor", "events-api", "collector"]);
+        assert_eq!(
+            listing[2].url,
+            "http://collector.ptrack.svc:8000 (from here: kubectl -n ptrack port-forward \
+             svc/collector 8005:8000)"
+        );
+        let nothing = Endpoints::unreachable();
+        assert!(nothing.listing().is_empty());
+        assert!(nothing.broker.is_none() && nothing.database_url.is_none());
     }
 }

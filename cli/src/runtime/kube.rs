@@ -409,3 +409,132 @@ struct Condition {
     kind: String,
     status: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::runtime::{
+        RuntimeKind, State,
+        observer::{Recorder, UpEvent},
+    };
+
+    /// kube/ with only what `up` reads itself, and a kubectl that answers every command
+    /// but the rollout of `failing` (no cluster runs here).
+    fn kube(dir: &std::path::Path, failing: &str) -> Kube {
+        let manifests = dir.join("kube");
+        std::fs::create_dir_all(&manifests).unwrap();
+        std::fs::write(manifests.join("config.yaml"), "  KAFKA_PARTITIONS: \"3\"\n").unwrap();
+        let kubectl = dir.join("kubectl");
+        let script = format!(
+            "#!/bin/sh\ncase \"$*\" in\n  *rollout*{failing}*) echo 'timed out' >&2; exit 1;;\n  \
+             *logs*) echo 'last words';;\nesac\n"
+        );
+        std::fs::write(&kubectl, script).unwrap();
+        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let state = State {
+            runtime: RuntimeKind::Kube,
+            partitions: 3,
+            scale: BTreeMap::new(),
+            port_offset: 0,
+            external_database_url: None,
+        };
+        let context = Context::new(dir.join("data"), state).unwrap();
+        Kube::with(context, kubectl, manifests)
+    }
+
+    #[tokio::test]
+    async fn up_reports_each_rollout_to_the_observer() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = kube(dir.path(), "nothing");
+        let mut recorder = Recorder::default();
+        let endpoints = kube.up(&UpOptions::default(), &mut recorder).await.unwrap();
+        let events = &recorder.events;
+        let services = ["broker", "postgres", "processor", "events-api", "collector"];
+        assert_eq!(
+            events[0],
+            UpEvent::Names(services.map(str::to_owned).to_vec())
+        );
+        assert!(
+            matches!(&events[1], UpEvent::Note(text) if text.starts_with("kubectl apply -k ")),
+            "{events:?}"
+        );
+        for name in services {
+            let begin = events
+                .iter()
+                .position(|e| {
+                    *e == UpEvent::Begin {
+                        name: name.into(),
+                        what: "rolling out".into(),
+                    }
+                })
+                .unwrap_or_else(|| panic!("{name} begins: {events:?}"));
+            assert_eq!(
+                events[begin + 1],
+                UpEvent::Ready {
+                    name: name.into(),
+                    what: "ready".into()
+                }
+            );
+        }
+        assert_eq!(endpoints.len(), 3, "{endpoints:?}");
+        assert!(endpoints[0].url.contains("port-forward svc/processor"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_rollout_is_reported_and_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = kube(dir.path(), "events-api");
+        let mut recorder = Recorder::default();
+        let err = kube
+            .up(&UpOptions::default(), &mut recorder)
+            .await
+            .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("events-api did not become ready"), "{err}");
+        assert!(err.contains("last words"), "the log's tail: {err}");
+        assert_eq!(
+            recorder.events.last(),
+            Some(&UpEvent::Failed {
+                name: "events-api".into(),
+                why: "not ready".into()
+            })
+        );
+        assert!(
+            !recorder
+                .events
+                .iter()
+                .any(|e| e.name() == Some("collector")),
+            "nothing after the failure"
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_are_tagged_by_service_and_a_replica_cannot_be_chosen() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = kube(dir.path(), "nothing");
+        let request = LogsRequest {
+            service: Some("collector".into()),
+            follow: false,
+            tail: Some(5),
+        };
+        let mut logs = kube.logs(&request).await.unwrap();
+        assert_eq!(logs.names, ["collector"]);
+        let line = logs.lines.recv().await.unwrap().unwrap();
+        assert_eq!(
+            line,
+            LogLine {
+                replica: "collector".into(),
+                line: "last words".into()
+            }
+        );
+        assert!(logs.lines.recv().await.is_none(), "the log ends");
+        let request = LogsRequest {
+            service: Some("collector-2".into()),
+            ..request
+        };
+        let err = kube.logs(&request).await.unwrap_err().to_string();
+        assert!(err.contains("no service or replica named"), "{err}");
+    }
+}

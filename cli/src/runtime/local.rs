@@ -197,3 +197,114 @@ impl Runtime for Local {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::runtime::{LogLine, RuntimeKind, State};
+
+    fn local(dir: &Path, external_database_url: Option<&str>) -> Local {
+        let state = State {
+            runtime: RuntimeKind::Local,
+            partitions: 3,
+            scale: BTreeMap::from([(ServiceName::Processor, 2)]),
+            port_offset: 100,
+            external_database_url: external_database_url.map(str::to_owned),
+        };
+        Local::new(Context::new(dir.to_owned(), state).unwrap())
+    }
+
+    async fn next(logs: &mut Logs) -> LogLine {
+        let line = tokio::time::timeout(Duration::from_secs(5), logs.lines.recv()).await;
+        line.expect("a line within 5 s")
+            .expect("more lines")
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn logs_are_tagged_by_replica_tailed_and_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = local(dir.path(), None);
+        std::fs::create_dir_all(local.logs_dir()).unwrap();
+        std::fs::write(local.log_file("processor-1"), "a\nb\nc\n").unwrap();
+        // A line still being written is not shown yet.
+        std::fs::write(local.log_file("processor-2"), "x\nhalf").unwrap();
+        let request = LogsRequest {
+            service: Some("processor".into()),
+            follow: true,
+            tail: Some(2),
+        };
+        let mut logs = local.logs(&request).await.unwrap();
+        assert_eq!(logs.names, ["processor-1", "processor-2"]);
+        let line = |replica: &str, line: &str| LogLine {
+            replica: replica.into(),
+            line: line.into(),
+        };
+        assert_eq!(next(&mut logs).await, line("processor-1", "b"));
+        assert_eq!(next(&mut logs).await, line("processor-1", "c"));
+        assert_eq!(next(&mut logs).await, line("processor-2", "x"));
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(local.log_file("processor-2"))
+            .unwrap();
+        std::io::Write::write_all(&mut file, b" done\n").unwrap();
+        assert_eq!(next(&mut logs).await, line("processor-2", "half done"));
+
+        let err = local
+            .logs(&LogsRequest {
+                service: Some("processor-3".into()),
+                follow: false,
+                tail: None,
+            })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("choose one of broker, postgres"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn without_follow_the_logs_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = local(dir.path(), None);
+        std::fs::create_dir_all(local.logs_dir()).unwrap();
+        std::fs::write(local.log_file("broker"), "one\n").unwrap();
+        let request = LogsRequest {
+            service: None,
+            follow: false,
+            tail: None,
+        };
+        let mut logs = local.logs(&request).await.unwrap();
+        assert_eq!(logs.names.len(), 6);
+        assert_eq!(next(&mut logs).await.line, "one");
+        assert!(logs.lines.recv().await.is_none());
+    }
+
+    #[test]
+    fn everything_is_reachable_on_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoints = local(dir.path(), None).endpoints();
+        assert_eq!(endpoints.broker.as_deref(), Some("127.0.0.1:9192"));
+        assert_eq!(
+            endpoints.database_url.as_deref(),
+            Some("postgres://ptrack:ptrack@127.0.0.1:5532/ptrack")
+        );
+        assert!(!endpoints.database_external);
+        let processors: Vec<String> = endpoints
+            .processors
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.addr))
+            .collect();
+        assert_eq!(
+            processors,
+            ["processor-1 127.0.0.1:8102", "processor-2 127.0.0.1:8112"]
+        );
+        assert_eq!(endpoints.collectors[0].addr.to_string(), "127.0.0.1:8100");
+
+        let theirs = "postgres://me:secret@db:5432/x";
+        let endpoints = local(dir.path(), Some(theirs)).endpoints();
+        assert_eq!(endpoints.database_url.as_deref(), Some(theirs));
+        assert!(endpoints.database_external);
+    }
+}

@@ -77,6 +77,20 @@ pub enum UpEvent {
     BuildOutput { name: String, line: String },
 }
 
+impl UpEvent {
+    /// The name the event is about, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Begin { name, .. }
+            | Self::Update { name, .. }
+            | Self::Ready { name, .. }
+            | Self::Failed { name, .. }
+            | Self::BuildOutput { name, .. } => Some(name),
+            Self::Names(_) | Self::Note(_) => None,
+        }
+    }
+}
+
 /// Reports nothing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Silent;
