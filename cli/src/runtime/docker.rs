@@ -16,12 +16,12 @@
 //! - `PTRACK_DOCKER_PROJECT`: the name and label of everything made (default `ptrack`), so
 //!   two stacks can live on one Docker.
 //!
-//! Layout (this file: the order of `up`, and `status`):
+//! Layout (this file: the order of `up`, and `status`; the rest in `docker/`):
 //! - [`spec`]: what each container is (image, environment, health check, ports, volume,
 //!   labels), and how the services are wired on the stack's network.
-//! - [`engine`](self::engine): the Docker Engine calls: network, volumes, containers.
-//! - [`build`](self::build): pulling missing images, building the project's (`--build`).
-//! - [`logs`](self::logs): containers' logs as a stream of lines.
+//! - `engine.rs`: the Docker Engine calls: network, volumes, containers.
+//! - `build.rs`: pulling missing images, building the project's (`--build`).
+//! - `logs.rs`: containers' logs as a stream of lines.
 
 mod build;
 mod engine;

@@ -13,14 +13,17 @@
 //! This file holds what the parts share: the folders, the processes' names and pids,
 //! how the services are wired.
 //!
-//! Layout:
-//! - [`up`](self::up): the `up` scheduler: start each replica once its dependencies
-//!   are ready, wait for readiness, explain a failure with the log's tail.
-//! - [`stop`](self::stop): `down` and `clean`: stop every process, services first.
-//! - [`status`](self::status): state, health, uptime and partitions of each replica.
-//! - [`logs`](self::logs): reading and following the log files.
+//! Layout (`local/`):
+//! - `up.rs`: the `up` scheduler: start each replica once its dependencies are ready,
+//!   wait for readiness, explain a failure with the log's tail.
+//! - `stop.rs`: `down` and `clean`: stop every process, services first.
+//! - `status.rs`: state, health, uptime and partitions of each replica.
+//! - `logs.rs`: reading and following the log files.
 //! - [`process`]: spawn, find and stop a detached process.
 //! - [`postgres`]: the private cluster.
+//!
+//! Deleting the data folder (`clean`) is not the local runtime's own:
+//! [`remove_data_dir`](super::remove_data_dir).
 
 mod logs;
 pub mod postgres;
