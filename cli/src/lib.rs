@@ -4,8 +4,10 @@
 //! - [`cmd`]: one file per subcommand behind the [`Command`] enum.
 //! - [`stack`]: the one description of the stack (services, images, ports, environment,
 //!   health checks, start order, replicas) that every runtime starts.
-//! - [`runtime`]: where the stack runs (local processes, docker, kube), behind one trait.
-//! - [`progress`]: per-service progress with elapsed time for `ptrack up`.
+//! - [`runtime`]: where the stack runs (local processes, docker, kube), behind one trait;
+//!   runtimes print nothing: they report to an observer and return values.
+//! - [`progress`]: per-service progress with elapsed time for `ptrack up`: the terminal's
+//!   observer of a runtime.
 
 pub mod cmd;
 pub mod load;
