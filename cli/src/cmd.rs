@@ -6,4 +6,5 @@ pub mod down;
 pub mod load;
 pub mod logs;
 pub mod status;
+pub mod tui;
 pub mod up;

@@ -6,12 +6,14 @@
 //!   health checks, start order, replicas) that every runtime starts.
 //! - [`runtime`]: where the stack runs (local processes, docker, kube), behind one trait.
 //! - [`progress`]: per-service progress with elapsed time for `ptrack up`.
+//! - [`tui`]: `ptrack tui`, the live cockpit: lag and verdicts, throughput, events, health.
 
 pub mod cmd;
 pub mod load;
 pub mod progress;
 pub mod runtime;
 pub mod stack;
+pub mod tui;
 
 use std::process::ExitCode;
 
@@ -46,6 +48,10 @@ pub enum Command {
     /// the latency (corrected for coordinated omission), errors and, with --verify,
     /// whether every accepted event was stored exactly once.
     Load(cmd::load::LoadArgs),
+    /// Watches the running pipeline live: consumer lag with a verdict per partition,
+    /// throughput, recent events, health and end-to-end delay (summary lines without a
+    /// terminal).
+    Tui(cmd::tui::TuiArgs),
 }
 
 /// Runs a command on a multi-threaded runtime; errors print with their causes.
@@ -66,6 +72,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Logs(args) => cmd::logs::run(args).await,
             Command::Broker(args) => cmd::broker::run(args).await,
             Command::Load(args) => cmd::load::run(args).await,
+            Command::Tui(args) => cmd::tui::run(args).await,
         }
     });
     match outcome {
