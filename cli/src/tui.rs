@@ -63,12 +63,22 @@ fn start(
     let (tx, rx) = mpsc::channel(1024);
     let cancel = CancellationToken::new();
     source::spawn_all(&options.sources, &tx, &cancel);
-    // SIGINT while the terminal is not raw (plain mode, or sent by `kill -INT`).
+    // SIGINT while the terminal is not raw (plain mode, or sent by `kill -INT`), and
+    // SIGTERM: both end the TUI through the loop, so the terminal is restored.
     let interrupt = tx.clone();
     let token = cancel.clone();
     tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => { let _ = interrupt.send(Event::Interrupt).await; }
+            _ = terminate => { let _ = interrupt.send(Event::Interrupt).await; }
             _ = token.cancelled() => {}
         }
     });

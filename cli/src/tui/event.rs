@@ -16,7 +16,7 @@ pub enum Event {
     Resize(u16, u16),
     /// Time passed: rates age, windows slide, verdicts can change with no new data.
     Tick(Instant),
-    /// Ctrl-C from outside (SIGINT), when the terminal is not in raw mode.
+    /// SIGINT (Ctrl-C when the terminal is not in raw mode) or SIGTERM: quit.
     Interrupt,
     Lag(LagSnapshot),
     Collectors(CollectorCounts),

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, anyhow};
 use rdkafka::{
     ClientConfig, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer},
+    error::KafkaError,
     metadata::Metadata,
 };
 use tokio::sync::mpsc;
@@ -85,6 +86,7 @@ pub fn connect(config: &LagConfig) -> Result<BaseConsumer> {
 pub fn snapshot(consumer: &BaseConsumer, config: &LagConfig) -> Result<LagSnapshot> {
     let metadata = consumer
         .fetch_metadata(None, CALL_TIMEOUT)
+        .map_err(plain)
         .with_context(|| format!("the broker at {} does not answer", config.brokers))?;
     let partitions = partitions_of(&metadata, &config.topic).ok_or_else(|| {
         anyhow!(
@@ -98,11 +100,13 @@ pub fn snapshot(consumer: &BaseConsumer, config: &LagConfig) -> Result<LagSnapsh
     }
     let committed = consumer
         .committed_offsets(list, CALL_TIMEOUT)
+        .map_err(plain)
         .with_context(|| format!("the committed offsets of the group {}", config.group))?;
     let mut offsets = Vec::with_capacity(partitions.len());
     for p in partitions {
         let (low, high) = consumer
             .fetch_watermarks(&config.topic, p, CALL_TIMEOUT)
+            .map_err(plain)
             .with_context(|| format!("the offsets of partition {p}"))?;
         let committed = committed
             .find_partition(&config.topic, p)
@@ -128,6 +132,7 @@ pub fn snapshot(consumer: &BaseConsumer, config: &LagConfig) -> Result<LagSnapsh
             for p in dlq_partitions {
                 let (low, high) = consumer
                     .fetch_watermarks(&dlq_topic, p, CALL_TIMEOUT)
+                    .map_err(plain)
                     .with_context(|| format!("the offsets of {dlq_topic} partition {p}"))?;
                 sum.high_watermark += high;
                 sum.depth += high - low;
@@ -141,6 +146,11 @@ pub fn snapshot(consumer: &BaseConsumer, config: &LagConfig) -> Result<LagSnapsh
         dlq,
         origin: LagOrigin::Broker,
     })
+}
+
+/// librdkafka's error without its source, which repeats the same words.
+fn plain(err: KafkaError) -> anyhow::Error {
+    anyhow!("{err}")
 }
 
 fn partitions_of(metadata: &Metadata, topic: &str) -> Option<Vec<i32>> {
