@@ -106,30 +106,55 @@ impl Series {
     }
 }
 
-/// Turns a cumulative counter into a rate; a value lower than the last is a reset (a
-/// restarted process, a stats reset), counted like Prometheus does: from zero.
+/// Turns a cumulative counter into a rate over at least `span` (or since the previous
+/// sample when `span` is zero); a value lower than the last is a reset (a restarted
+/// process, a stats reset), counted like Prometheus does: from zero.
 #[derive(Debug, Clone, Default)]
 struct Counter {
+    span: Duration,
     last: Option<(Instant, u64)>,
+    /// The increases added up since the first sample, with when.
+    history: VecDeque<(Instant, f64)>,
+    total: f64,
 }
 
 impl Counter {
+    fn over(span: Duration) -> Self {
+        Self {
+            span,
+            ..Self::default()
+        }
+    }
+
     fn rate(&mut self, at: Instant, value: u64) -> Option<f64> {
-        let previous = self.last.replace((at, value));
-        let (then, before) = previous?;
-        let dt = at.saturating_duration_since(then).as_secs_f64();
-        if dt <= 0.0 {
-            self.last = previous;
+        let Some((then, before)) = self.last else {
+            self.last = Some((at, value));
+            self.history.push_back((at, 0.0));
+            return None;
+        };
+        if at <= then {
             return None;
         }
-        let increase = if value >= before {
+        self.total += if value >= before {
             value - before
         } else {
             value
-        };
-        Some(increase as f64 / dt)
+        } as f64;
+        self.last = Some((at, value));
+        self.history.push_back((at, self.total));
+        // Keep, as the first point, the newest one at least `span` old.
+        while self.history.len() > 2 && at.saturating_duration_since(self.history[1].0) >= self.span
+        {
+            self.history.pop_front();
+        }
+        let (start, base) = *self.history.front()?;
+        Some((self.total - base) / at.saturating_duration_since(start).as_secs_f64())
     }
 }
+
+/// PostgreSQL's backends flush their statistics at most once a second, so the inserted
+/// counter moves in steps: its rate is taken over this much time.
+const INSERTED_SPAN: Duration = Duration::from_secs(5);
 
 /// Per second, on one time axis.
 #[derive(Debug, Clone, Default)]
@@ -144,6 +169,7 @@ pub struct Throughput {
     pub load_sent: Series,
     pub load_p99_ms: Series,
     pub replicas: BTreeMap<String, ReplicaRates>,
+    /// Over [`INSERTED_SPAN`]; the others from one sample to the next.
     inserted_counter: Counter,
     dlq_counter: Counter,
     produced_counter: Counter,
@@ -220,7 +246,10 @@ impl App {
             refresh,
             now,
             lag: LagState::default(),
-            throughput: Throughput::default(),
+            throughput: Throughput {
+                inserted_counter: Counter::over(INSERTED_SPAN),
+                ..Throughput::default()
+            },
             recent: Vec::new(),
             health: None,
             delay: None,
@@ -608,28 +637,33 @@ mod tests {
     #[test]
     fn counters_become_rates_and_a_reset_counts_from_zero() {
         let t0 = Instant::now();
-        let mut app = app(t0);
-        let rows = |s: u64, rows: u64| {
-            Event::Inserted(InsertedRows {
-                at: t0 + Duration::from_secs(s),
-                rows,
-            })
-        };
-        assert!(app.update(rows(0, 1000)));
-        assert_eq!(
-            app.throughput.inserted.last(),
-            None,
-            "one sample is no rate"
-        );
-        app.update(rows(2, 1400));
-        assert_eq!(app.throughput.inserted.last(), Some(200.0));
-        // Statistics reset: 30 rows since.
-        app.update(rows(3, 30));
-        assert_eq!(app.throughput.inserted.last(), Some(30.0));
+        let mut counter = Counter::default();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(counter.rate(at(0), 1000), None, "one sample is no rate");
+        assert_eq!(counter.rate(at(2), 1400), Some(200.0));
+        // A reset: 30 since.
+        assert_eq!(counter.rate(at(3), 30), Some(30.0));
         // The same instant twice gives no rate and does not break the next.
-        app.update(rows(3, 40));
-        app.update(rows(4, 50));
-        assert_eq!(app.throughput.inserted.last(), Some(20.0));
+        assert_eq!(counter.rate(at(3), 40), None);
+        assert_eq!(counter.rate(at(4), 50), Some(20.0));
+    }
+
+    #[test]
+    fn inserted_rows_are_a_rate_over_five_seconds_because_statistics_come_in_steps() {
+        let t0 = Instant::now();
+        let mut app = app(t0);
+        // 100 rows a second, flushed every other second: 0 and 200 a second, sample
+        // to sample.
+        for s in 0..=12u64 {
+            app.update(Event::Inserted(InsertedRows {
+                at: t0 + Duration::from_secs(s),
+                rows: 200 * (s / 2),
+            }));
+            if s >= 6 {
+                let rate = app.throughput.inserted.last().unwrap();
+                assert!((80.0..=120.0).contains(&rate), "{rate} at {s}s");
+            }
+        }
     }
 
     #[test]
