@@ -11,6 +11,7 @@ pub mod down;
 pub mod load;
 pub mod logs;
 pub mod status;
+pub mod tui;
 pub mod up;
 
 /// Where the stack keeps its state, logs and (local runtime) data; shared by the stack

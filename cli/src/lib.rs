@@ -8,12 +8,14 @@
 //!   runtimes print nothing: they report to an observer and return values.
 //! - [`progress`]: per-service progress with elapsed time for `ptrack up`: the terminal's
 //!   observer of a runtime.
+//! - [`tui`]: `ptrack tui`, the live cockpit: lag and verdicts, throughput, events, health.
 
 pub mod cmd;
 pub mod load;
 pub mod progress;
 pub mod runtime;
 pub mod stack;
+pub mod tui;
 
 use std::process::ExitCode;
 
@@ -48,6 +50,10 @@ pub enum Command {
     /// the latency (corrected for coordinated omission), errors and, with --verify,
     /// whether every accepted event was stored exactly once.
     Load(cmd::load::LoadArgs),
+    /// Watches the running pipeline live: consumer lag with a verdict per partition,
+    /// throughput, recent events, health and end-to-end delay (summary lines without a
+    /// terminal).
+    Tui(cmd::tui::TuiArgs),
 }
 
 /// Runs a command on a multi-threaded runtime; errors print with their causes.
@@ -68,6 +74,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Logs(args) => cmd::logs::run(args).await,
             Command::Broker(args) => cmd::broker::run(args).await,
             Command::Load(args) => cmd::load::run(args).await,
+            Command::Tui(args) => cmd::tui::run(args).await,
         }
     });
     match outcome {
