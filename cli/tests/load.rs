@@ -10,13 +10,16 @@ use std::{
 };
 
 use axum::{Json, Router, body::Bytes, extract::State, http::StatusCode, routing::post};
-use ptrack::load::{
-    plan::Plan,
-    plot,
-    report::{Report, Settings},
-    runner::{self, RunConfig, RunResult},
-    session::{Batching, Visitors},
-    verify::{self, Source},
+use ptrack::{
+    client::EventsApi,
+    load::{
+        plan::Plan,
+        plot,
+        report::{Report, Settings},
+        runner::{self, RunConfig, RunResult},
+        tracker::{Batching, Visitors},
+        verify::{self, Source},
+    },
 };
 use ptrack_common::event::{Limits, TrackEvent};
 use ptrack_test_support::{TestBroker, TestDatabase, fresh_topic};
@@ -468,9 +471,12 @@ async fn verify_finds_every_event_in_the_real_pipeline_and_detects_deleted_ones(
 
     // The events-api sees the same.
     let api = Source::EventsApi {
-        url: pipeline.events_api.clone(),
-        since_ms: result.stats.oldest_event_ms.unwrap() - 1000,
-        until_ms: chrono::Utc::now().timestamp_millis() + 1000,
+        api: EventsApi::new(pipeline.events_api.clone()),
+        since: chrono::DateTime::from_timestamp_millis(
+            result.stats.oldest_event_ms.unwrap() - 1000,
+        )
+        .unwrap(),
+        until: chrono::Utc::now() + chrono::Duration::seconds(1),
     };
     let through_api = verify::verify(&ids, &api, Duration::from_secs(10), settle, |_, _| {})
         .await
