@@ -2,6 +2,8 @@
 //!
 //! Layout:
 //! - [`cmd`]: one file per subcommand behind the [`Command`] enum.
+//! - [`client`]: the typed HTTP client of the services (events-api, processor,
+//!   collector); the only place that builds their URLs.
 //! - [`stack`]: the one description of the stack (services, images, ports, environment,
 //!   health checks, start order, replicas) that every runtime starts.
 //! - [`runtime`]: where the stack runs (local processes, docker, kube), behind one trait;
@@ -10,6 +12,7 @@
 //!   observer of a runtime.
 //! - [`tui`]: `ptrack tui`, the live cockpit: lag and verdicts, throughput, events, health.
 
+pub mod client;
 pub mod cmd;
 pub mod load;
 pub mod progress;
@@ -49,7 +52,8 @@ pub enum Command {
     /// Sends synthetic tracker traffic to the collector at an exact rate and reports
     /// the latency (corrected for coordinated omission), errors and, with --verify,
     /// whether every accepted event was stored exactly once.
-    Load(cmd::load::LoadArgs),
+    // Boxed: its many options would make every `Command` that large.
+    Load(Box<cmd::load::LoadArgs>),
     /// Watches the running pipeline live: consumer lag with a verdict per partition,
     /// throughput, recent events, health and end-to-end delay (summary lines without a
     /// terminal).
@@ -73,7 +77,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Status(args) => cmd::status::run(args).await,
             Command::Logs(args) => cmd::logs::run(args).await,
             Command::Broker(args) => cmd::broker::run(args).await,
-            Command::Load(args) => cmd::load::run(args).await,
+            Command::Load(args) => cmd::load::run(*args).await,
             Command::Tui(args) => cmd::tui::run(args).await,
         }
     });

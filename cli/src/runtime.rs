@@ -382,12 +382,7 @@ impl Runtime for AnyRuntime {
 
 /// An HTTP client for probes: short timeouts, so a hung service reads as unhealthy.
 pub fn probe_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .connect_timeout(Duration::from_secs(1))
-        .build()
-        // Only fails when the TLS backend cannot initialise, and there is no TLS here.
-        .expect("an HTTP client without TLS builds")
+    crate::client::probe_http()
 }
 
 /// Runs `probe` against `addr`: `Ok` when it passes, otherwise why not.
@@ -403,50 +398,27 @@ pub async fn check(client: &reqwest::Client, probe: Probe, addr: SocketAddr) -> 
             }
         }
         Probe::Http { path } => {
-            let url = format!("http://{addr}{path}");
-            match client.get(&url).send().await {
-                Ok(response) if response.status().is_success() => Ok(()),
-                Ok(response) => {
-                    let status = response.status();
-                    let body = response.text().await.unwrap_or_default();
-                    Err(format!("{url}: {status} {}", body.trim()))
-                }
-                Err(err) => Err(format!("{url}: {}", without_url(&err))),
-            }
+            let mut url = crate::client::base_url(addr);
+            url.set_path(path);
+            crate::client::probe(client, url.clone())
+                .await
+                .map_err(|err| format!("{url}: {}", err.brief()))
         }
     }
 }
 
-fn without_url(err: &reqwest::Error) -> String {
-    let mut text = if err.is_connect() {
-        "connection refused".to_owned()
-    } else if err.is_timeout() {
-        "timed out".to_owned()
-    } else {
-        err.to_string()
-    };
-    text.truncate(200);
-    text
-}
-
 /// The processor's `GET /status`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProcessorStatus {
-    pub partitions: Vec<i32>,
-    pub lag: i64,
-}
+pub use ptrack_wire::ProcessorStatus;
 
 /// Asks a processor replica which partitions it holds.
 pub async fn processor_status(
     client: &reqwest::Client,
     addr: SocketAddr,
 ) -> Option<ProcessorStatus> {
-    let response = client
-        .get(format!("http://{addr}/status"))
-        .send()
+    crate::client::Processor::with_http(crate::client::base_url(addr), client.clone())
+        .status()
         .await
-        .ok()?;
-    response.error_for_status().ok()?.json().await.ok()
+        .ok()
 }
 
 /// How long ago `since` was, in whole seconds (never negative).
