@@ -121,6 +121,8 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_origin(allow)
         .allow_methods([Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::CONTENT_ENCODING])
+        // The browser tracker waits as long as a 503 or 429 says.
+        .expose_headers([header::RETRY_AFTER])
 }
 
 /// What a client is told about a batch.
