@@ -42,8 +42,8 @@
       cell(tr, e.full_event_data && e.full_event_data.sequence);
       cell(tr, (e.session_id || '').slice(0, 8));
       cell(tr, secs(Date.parse(e.inserted_at) - e.timestamp));
-      // Only for events that arrived while this page was open.
-      cell(tr, firstSeen[e.event_id] > started ? secs(firstSeen[e.event_id] - e.timestamp) : '');
+      // Only for events made while this page was open: older ones waited for the page.
+      cell(tr, e.timestamp >= started ? secs(firstSeen[e.event_id] - e.timestamp) : '');
       rows.appendChild(tr);
     });
   }

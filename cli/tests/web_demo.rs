@@ -1,0 +1,415 @@
+//! The web demo in a real browser: headless Chromium, driven over WebDriver by
+//! `chromedriver`, against the real pipeline in-process (collector, embedded broker,
+//! processor, PostgreSQL, events-api). What the visitor does must be exactly what lands
+//! in `user_events`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`apt-get install chromium
+//! chromium-driver`). WebDriver is plain JSON over HTTP, spoken here with reqwest.
+
+use std::{
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use ptrack_test_support::{TestBroker, TestDatabase, eventually, fresh_topic};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// The pipeline and the demo, in-process.
+struct Stack {
+    db: TestDatabase,
+    demo: String,
+    stop: CancellationToken,
+    _broker: TestBroker,
+}
+
+async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+impl Stack {
+    async fn start() -> Self {
+        let broker = TestBroker::start().await.unwrap();
+        let topic = fresh_topic(&broker, 3).await.unwrap();
+        let db = TestDatabase::new().await.unwrap();
+        let stop = CancellationToken::new();
+        let (demo_listener, demo) = listener().await;
+        let demo = format!("http://{demo}");
+
+        let (l, collector) = listener().await;
+        let mut config = ptrack_collector::Config::for_tests(&broker.bootstrap(), &topic);
+        config.cors_origins = vec![demo.clone()];
+        tokio::spawn(ptrack_collector::run(
+            l,
+            config,
+            stop.clone().cancelled_owned(),
+        ));
+
+        let (l, addr) = listener().await;
+        let config = ptrack_processor::Config {
+            addr,
+            kafka: ptrack_common::kafka::KafkaSettings {
+                brokers: broker.bootstrap(),
+                topic: topic.clone(),
+                partitions: 3,
+                idempotence: true,
+            },
+            group_id: format!("processor-{topic}"),
+            database_url: ptrack_common::config::Secret::new(db.url.clone()),
+            batch_size: 500,
+            batch_timeout: Duration::from_millis(100),
+            db_max_connections: 2,
+            join_delay: Duration::ZERO,
+            orphan_after: Duration::from_secs(30),
+            fetch_wait: Duration::from_millis(50),
+        };
+        tokio::spawn(ptrack_processor::run(
+            l,
+            config,
+            stop.clone().cancelled_owned(),
+        ));
+
+        let (l, events_api) = listener().await;
+        let config = ptrack_events_api::Config {
+            addr: events_api,
+            database_url: ptrack_common::config::Secret::new(db.url.clone()),
+        };
+        tokio::spawn(ptrack_events_api::run(
+            l,
+            config,
+            stop.clone().cancelled_owned(),
+        ));
+
+        let config = ptrack_web_demo::Config::for_tests(
+            &format!("http://{collector}"),
+            &format!("http://{events_api}"),
+        );
+        tokio::spawn(ptrack_web_demo::run(
+            demo_listener,
+            config,
+            stop.clone().cancelled_owned(),
+        ));
+        Self {
+            db,
+            demo,
+            stop,
+            _broker: broker,
+        }
+    }
+
+    /// The stored events of the session, in sequence order: (sequence, type,
+    /// component, path).
+    async fn stored(&self) -> Vec<(i64, String, String, String)> {
+        sqlx::query_as(
+            "SELECT (full_event_data->>'sequence')::bigint, event_type,
+                    coalesce(component_name, ''), coalesce(page_path, '')
+             FROM user_events ORDER BY 1",
+        )
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// The WebDriver element reference's key.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A headless Chromium session through its own chromedriver, both ended on drop.
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "chromedriver could not be started ({err}): install Debian's chromium and \
+                     chromium-driver (apt-get install -y chromium chromium-driver; scripts/test does it)"
+                )
+            });
+        let profile = tempfile::tempdir().unwrap();
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        eventually(Duration::from_secs(20), "chromedriver answers", || {
+            let http = http.clone();
+            let url = format!("{base}/status");
+            async move { http.get(url).send().await.ok().map(|_| ()) }
+        })
+        .await
+        .unwrap();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1200,900",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let created: Value = http
+            .post(format!("{base}/session"))
+            .json(&json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {"args": args},
+            }}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no browser session: {created}"))
+            .to_owned();
+        Self {
+            http,
+            session: format!("{base}/session/{session}"),
+            driver,
+            _profile: profile,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.session));
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await.unwrap().json().await.unwrap();
+        if answer["value"]["error"].is_string() {
+            panic!("WebDriver {path}: {}", answer["value"]);
+        }
+        answer["value"].clone()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, body).await
+    }
+
+    async fn open(&self, url: &str) {
+        self.post("/url", json!({"url": url})).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let found = self
+            .post("/element", json!({"using": "css selector", "value": css}))
+            .await;
+        found[ELEMENT].as_str().unwrap().to_owned()
+    }
+
+    async fn script(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({"script": script, "args": []}))
+            .await
+    }
+
+    /// Real pointer input: move onto the element's centre, and click there if asked.
+    async fn pointer(&self, css: &str, click: bool) {
+        let element = self.find(css).await;
+        let mut actions = vec![json!({"type": "pointerMove", "duration": 0,
+            "origin": {ELEMENT: element}, "x": 0, "y": 0})];
+        if click {
+            actions.push(json!({"type": "pointerDown", "button": 0}));
+            actions.push(json!({"type": "pointerUp", "button": 0}));
+        }
+        self.post(
+            "/actions",
+            json!({"actions": [{"type": "pointer", "id": "mouse",
+                "parameters": {"pointerType": "mouse"}, "actions": actions}]}),
+        )
+        .await;
+    }
+
+    /// Puts the pointer on a fixed spot outside the shop's content, so that pages
+    /// swapped under it cause no hover of their own.
+    async fn park(&self) {
+        self.script(
+            "if (!document.getElementById('park')) { var p = document.createElement('div'); \
+             p.id = 'park'; p.style.cssText = 'position:fixed;right:0;bottom:0;width:30px;\
+             height:30px;z-index:99999'; document.body.appendChild(p); }",
+        )
+        .await;
+        self.pointer("#park", false).await;
+    }
+
+    async fn screenshot(&self, path: &std::path::Path) {
+        let png = self
+            .call(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await;
+        std::fs::write(path, decode_base64(png.as_str().unwrap())).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn decode_base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        .map(value)
+        .collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, d)| n | u32::from(*d) << (18 - 6 * i));
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}
+
+/// Where the screenshot goes: the cargo target folder, for a person to look at.
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clicks_hovers_and_navigation_in_chromium_are_stored_exactly_and_shown_live() {
+    let stack = Stack::start().await;
+    let browser = Browser::start().await;
+    let secret = "typed-secret-4711@example.com";
+
+    browser.open(&format!("{}/", stack.demo)).await;
+    browser.park().await;
+    browser.pointer("#hero", false).await;
+    browser.pointer("#signup", false).await;
+    browser.pointer("#signup", true).await;
+    browser.park().await;
+    // Navigation clicks come from script, not the pointer: the page swapped under a
+    // pointer would give hovers the visitor did not make.
+    browser
+        .script("document.querySelector('#top-nav a[href=\"/products\"]').click()")
+        .await;
+    eventually(Duration::from_secs(5), "the products page", || async {
+        (browser.script("return location.pathname").await == "/products").then_some(())
+    })
+    .await
+    .unwrap();
+    browser.script("history.back()").await;
+    eventually(Duration::from_secs(5), "back home", || async {
+        (browser.script("return document.title").await == "Home - Shop").then_some(())
+    })
+    .await
+    .unwrap();
+    browser
+        .script("document.querySelector('#top-nav a[href=\"/blog/post-1\"]').click()")
+        .await;
+    eventually(Duration::from_secs(5), "the blog post", || async {
+        (browser.script("return document.title").await == "Blog post 1 - Shop").then_some(())
+    })
+    .await
+    .unwrap();
+    browser.park().await;
+    browser.pointer("#newsletter input[name=email]", true).await;
+    let input = browser.find("#newsletter input[name=email]").await;
+    browser
+        .post(&format!("/element/{input}/value"), json!({"text": secret}))
+        .await;
+    browser.park().await;
+
+    let expected: Vec<(&str, &str, &str)> = vec![
+        ("PAGE_VIEW", "", "/"),
+        ("HOVER_ENTER", "HeroBanner", "/"),
+        ("HOVER_LEAVE", "HeroBanner", "/"),
+        ("HOVER_ENTER", "SignupButton", "/"),
+        ("CLICK", "SignupButton", "/"),
+        ("HOVER_LEAVE", "SignupButton", "/"),
+        ("CLICK", "NavBar", "/"),
+        ("PAGE_VIEW", "", "/products"),
+        ("PAGE_VIEW", "", "/"),
+        ("CLICK", "NavBar", "/"),
+        ("PAGE_VIEW", "", "/blog/post-1"),
+        ("HOVER_ENTER", "NewsletterForm", "/blog/post-1"),
+        ("CLICK", "NewsletterForm", "/blog/post-1"),
+        ("HOVER_LEAVE", "NewsletterForm", "/blog/post-1"),
+    ];
+    let stored = eventually(Duration::from_secs(20), "the events stored", || async {
+        let stored = stack.stored().await;
+        (stored.len() >= expected.len()).then_some(stored)
+    })
+    .await
+    .ok();
+    if stored.is_none() {
+        panic!("the events were not all stored: {:?}", stack.stored().await);
+    }
+    // Nothing more arrives late.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stored = stack.stored().await;
+    let got: Vec<(&str, &str, &str)> = stored
+        .iter()
+        .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+    let sequences: Vec<i64> = stored.iter().map(|s| s.0).collect();
+    assert_eq!(sequences, (1..=expected.len() as i64).collect::<Vec<_>>());
+    let leaks: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM user_events WHERE full_event_data::text LIKE '%typed-secret%'",
+    )
+    .fetch_one(&stack.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(leaks, 0, "what the visitor typed was sent");
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#newsletter input').value")
+            .await,
+        secret,
+        "the typing really happened"
+    );
+
+    // The analytics page lists the newsletter click.
+    browser.open(&format!("{}/analytics", stack.demo)).await;
+    eventually(Duration::from_secs(5), "the click on the analytics page", || async {
+        let rows = browser
+            .script(
+                "return document.querySelectorAll('#events tr[data-event-type=CLICK][data-component=NewsletterForm]').length",
+            )
+            .await;
+        (rows.as_i64() == Some(1)).then_some(())
+    })
+    .await
+    .unwrap();
+    let shot = target_dir().join("web-demo-analytics.png");
+    browser.screenshot(&shot).await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+    eprintln!("analytics page screenshot: {}", shot.display());
+}
