@@ -413,3 +413,84 @@ async fn clicks_hovers_and_navigation_in_chromium_are_stored_exactly_and_shown_l
     assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
     eprintln!("analytics page screenshot: {}", shot.display());
 }
+
+/// `ptrack load`'s synthetic visitors browse the demo's pages and components, no more and
+/// no fewer, so that load and real clicks look alike.
+#[test]
+fn the_load_generators_site_is_the_demos_catalogue() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use ptrack::load::session::{Batching, Visitors};
+    use ptrack_web_demo::catalogue::{PAGES, page_for};
+
+    let mut visitors = Visitors::new(11, 200, Batching::default(), "catalogue-check");
+    let mut seen: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut now = 1_764_000_000_000;
+    for _ in 0..5_000 {
+        now += 50;
+        let batch: Value = serde_json::from_slice(&visitors.next_batch(now).body).unwrap();
+        for event in batch["events"].as_array().unwrap() {
+            let path = event["page_path"].as_str().unwrap();
+            let (page, n) = page_for(path).unwrap_or_else(|| {
+                panic!("ptrack load visits {path}, a page the demo does not have")
+            });
+            assert_eq!(event["page_title"], page.title_for(n).as_str(), "{path}");
+            let components = seen.entry(page.path).or_default();
+            if let Some(name) = event["component_name"].as_str() {
+                components.insert(name.to_owned());
+            }
+        }
+    }
+    let demo: BTreeMap<&str, BTreeSet<String>> = PAGES
+        .iter()
+        .map(|page| {
+            let names = page.components.iter().map(|c| c.to_string()).collect();
+            (page.path, names)
+        })
+        .collect();
+    assert_eq!(seen, demo);
+}
+
+/// Events still waiting for their batch when the visitor leaves go out with
+/// `navigator.sendBeacon` on `pagehide`.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_pending_when_the_page_is_left_arrive_by_beacon() {
+    let stack = Stack::start().await;
+    let browser = Browser::start().await;
+    browser.open(&format!("{}/pricing", stack.demo)).await;
+    browser.park().await;
+    // The page view goes out in its one-second batch; then batches wait ten minutes.
+    eventually(Duration::from_secs(10), "the page view sent", || async {
+        (browser.script("return ptrack.stats().sent").await == 1).then_some(())
+    })
+    .await
+    .unwrap();
+    browser
+        .script("ptrack.init({ flushInterval: 600000, batchSize: 100 })")
+        .await;
+    browser.pointer("#plans", true).await;
+    browser.pointer("#signup", true).await;
+    assert_eq!(browser.script("return ptrack.stats().queued").await, 5);
+    browser.open("about:blank").await;
+
+    let expected = [
+        ("PAGE_VIEW", "", "/pricing"),
+        ("HOVER_ENTER", "PricingTable", "/pricing"),
+        ("CLICK", "PricingTable", "/pricing"),
+        ("HOVER_LEAVE", "PricingTable", "/pricing"),
+        ("HOVER_ENTER", "SignupButton", "/pricing"),
+        ("CLICK", "SignupButton", "/pricing"),
+    ];
+    let stored = eventually(Duration::from_secs(20), "the beaconed events", || async {
+        let stored = stack.stored().await;
+        (stored.len() >= expected.len()).then_some(stored)
+    })
+    .await
+    .ok();
+    let stored = stored.unwrap_or_default();
+    let got: Vec<(&str, &str, &str)> = stored
+        .iter()
+        .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+}
