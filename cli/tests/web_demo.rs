@@ -21,7 +21,44 @@ struct Stack {
     db: TestDatabase,
     demo: String,
     stop: CancellationToken,
+    collector: Collector,
     _broker: TestBroker,
+}
+
+/// The collector, which a test may stop and start again on the same address.
+struct Collector {
+    addr: SocketAddr,
+    config: ptrack_collector::Config,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Collector {
+    fn start(listener: tokio::net::TcpListener, config: ptrack_collector::Config) -> Self {
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(ptrack_collector::run(
+            listener,
+            config.clone(),
+            stop.clone().cancelled_owned(),
+        ));
+        Self {
+            addr,
+            config,
+            stop,
+            task,
+        }
+    }
+
+    async fn stop(&mut self) {
+        self.stop.cancel();
+        (&mut self.task).await.unwrap().unwrap();
+    }
+
+    async fn restart(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        *self = Self::start(listener, self.config.clone());
+    }
 }
 
 async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
@@ -42,11 +79,7 @@ impl Stack {
         let (l, collector) = listener().await;
         let mut config = ptrack_collector::Config::for_tests(&broker.bootstrap(), &topic);
         config.cors_origins = vec![demo.clone()];
-        tokio::spawn(ptrack_collector::run(
-            l,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
+        let collector_server = Collector::start(l, config);
 
         let (l, addr) = listener().await;
         let config = ptrack_processor::Config {
@@ -96,6 +129,7 @@ impl Stack {
             db,
             demo,
             stop,
+            collector: collector_server,
             _broker: broker,
         }
     }
@@ -117,6 +151,7 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         self.stop.cancel();
+        self.collector.stop.cancel();
     }
 }
 
@@ -493,4 +528,75 @@ async fn events_pending_when_the_page_is_left_arrive_by_beacon() {
         .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
         .collect();
     assert_eq!(got, expected);
+}
+
+/// While the collector is down the tracker keeps its events, across a reload too (in
+/// local storage, not beaconed into the void), and sends them once it is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_made_while_the_collector_is_down_are_stored_after_it_returns() {
+    let mut stack = Stack::start().await;
+    let browser = Browser::start().await;
+    browser.open(&format!("{}/pricing", stack.demo)).await;
+    browser.park().await;
+    eventually(Duration::from_secs(10), "the page view sent", || async {
+        (browser.script("return ptrack.stats().sent").await == 1).then_some(())
+    })
+    .await
+    .unwrap();
+
+    stack.collector.stop().await;
+    browser.pointer("#plans", true).await;
+    browser.park().await;
+    eventually(Duration::from_secs(10), "a failed send", || async {
+        (browser
+            .script("return ptrack.stats().retries")
+            .await
+            .as_i64()
+            >= Some(1))
+        .then_some(())
+    })
+    .await
+    .unwrap();
+    // A reload while the collector is down: the new page picks the events up.
+    browser.open(&format!("{}/pricing", stack.demo)).await;
+    eventually(
+        Duration::from_secs(5),
+        "the reloaded page's queue",
+        || async {
+            (browser
+                .script("return ptrack.stats().queued")
+                .await
+                .as_i64()
+                >= Some(4))
+            .then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(stack.stored().await.len(), 1);
+
+    stack.collector.restart().await;
+    let expected = [
+        ("PAGE_VIEW", "", "/pricing"),
+        ("HOVER_ENTER", "PricingTable", "/pricing"),
+        ("CLICK", "PricingTable", "/pricing"),
+        ("HOVER_LEAVE", "PricingTable", "/pricing"),
+        ("PAGE_VIEW", "", "/pricing"),
+    ];
+    let _ = eventually(
+        Duration::from_secs(40),
+        "the held events stored",
+        || async { (stack.stored().await.len() >= expected.len()).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stored = stack.stored().await;
+    let got: Vec<(&str, &str, &str)> = stored
+        .iter()
+        .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
+        .collect();
+    let stats = browser.script("return ptrack.stats()").await;
+    assert_eq!(got, expected, "the tracker: {stats}");
+    let sequences: Vec<i64> = stored.iter().map(|s| s.0).collect();
+    assert_eq!(sequences, [1, 2, 3, 4, 5]);
 }

@@ -87,7 +87,8 @@
     if (queue.length >= cfg.batchSize) flush();
     else if (!timer) timer = setTimeout(guard(tick), cfg.flushInterval);
   }
-  function tick() { timer = 0; flush(); }
+  // A timer may fire a little before Date.now() reaches waitUntil: its time has come.
+  function tick() { timer = 0; waitUntil = 0; flush(); }
   function trim() {
     var over = queue.length - cfg.maxQueue;
     if (over > 0) { queue.splice(0, over); n.dropped += over; put('dropped', n.dropped); }
@@ -152,10 +153,11 @@
     }), guard(function () { busy = false; mark(events, 0); retry(); }));
   }
   // The page is going away or hidden: hand what fits in the browser's 64 KB keepalive
-  // budget to sendBeacon (or a keepalive fetch). While the collector is known to be
-  // failing, the events stay in local storage for the next visit instead.
+  // budget to sendBeacon (or a keepalive fetch). While the collector is failing (the
+  // last send failed), a beacon would be lost unseen: the events stay in local storage
+  // for the next visit instead.
   function flushUnloading() {
-    if (!on || !queue.length || Date.now() < waitUntil) return;
+    if (!on || !queue.length || attempt > 0) return;
     var budget = cfg.maxBytes, events, b, ok;
     for (;;) {
       events = take(cfg.maxQueue);
