@@ -300,7 +300,22 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the session first: chromedriver then closes Chromium, which killing
+    /// chromedriver alone would leave running. Drop cannot await, so this is one
+    /// blocking HTTP request on a plain socket.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let rest = self.session.trim_start_matches("http://");
+        if let Some((host, path)) = rest.split_once('/')
+            && let Ok(mut socket) = std::net::TcpStream::connect(host)
+        {
+            let _ = socket.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(
+                socket,
+                "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = socket.read_to_end(&mut Vec::new());
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
