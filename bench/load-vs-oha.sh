@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks of `ptrack load` (not tests: numbers go to bench/RESULTS.md by hand).
+# Benchmarks of `ptrack load` (not tests: numbers go to bench/RESULTS.md and
+# bench/HISTORY.md by hand).
 #
 # 1. Against the real stack: starts the broker (`ptrack broker`), the processor and the
 #    collector (release builds) on a database of its own, then runs

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The pipeline's speed and memory targets, measured in one run (not tests; figures go to
-# bench/RESULTS.md by hand):
+# The pipeline's speed and memory targets, measured in one run (not tests; figures go to the
+# table in bench/RESULTS.md and the session in bench/HISTORY.md, by hand):
 #
 # 1. end to end: `ptrack load --rps $E2E_RPS --events-per-request 10 --duration $E2E_DURATION
 #    --verify` through collector → broker → processor → PostgreSQL; zero loss expected.

@@ -2,16 +2,23 @@
 //!
 //! Layout:
 //! - [`cmd`]: one file per subcommand behind the [`Command`] enum.
+//! - [`client`]: the typed HTTP client of the services (events-api, processor,
+//!   collector); the only place that builds their URLs.
 //! - [`stack`]: the one description of the stack (services, images, ports, environment,
 //!   health checks, start order, replicas) that every runtime starts.
-//! - [`runtime`]: where the stack runs (local processes, docker, kube), behind one trait.
-//! - [`progress`]: per-service progress with elapsed time for `ptrack up`.
+//! - [`runtime`]: where the stack runs (local processes, docker, kube), behind one trait;
+//!   runtimes print nothing: they report to an observer and return values.
+//! - [`progress`]: per-service progress with elapsed time for `ptrack up`: the terminal's
+//!   observer of a runtime.
+//! - [`tui`]: `ptrack tui`, the live cockpit: lag and verdicts, throughput, events, health.
 
+pub mod client;
 pub mod cmd;
 pub mod load;
 pub mod progress;
 pub mod runtime;
 pub mod stack;
+pub mod tui;
 
 use std::process::ExitCode;
 
@@ -45,7 +52,12 @@ pub enum Command {
     /// Sends synthetic tracker traffic to the collector at an exact rate and reports
     /// the latency (corrected for coordinated omission), errors and, with --verify,
     /// whether every accepted event was stored exactly once.
-    Load(cmd::load::LoadArgs),
+    // Boxed: its many options would make every `Command` that large.
+    Load(Box<cmd::load::LoadArgs>),
+    /// Watches the running pipeline live: consumer lag with a verdict per partition,
+    /// throughput, recent events, health and end-to-end delay (summary lines without a
+    /// terminal).
+    Tui(cmd::tui::TuiArgs),
 }
 
 /// Runs a command on a multi-threaded runtime; errors print with their causes.
@@ -65,7 +77,8 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Status(args) => cmd::status::run(args).await,
             Command::Logs(args) => cmd::logs::run(args).await,
             Command::Broker(args) => cmd::broker::run(args).await,
-            Command::Load(args) => cmd::load::run(args).await,
+            Command::Load(args) => cmd::load::run(*args).await,
+            Command::Tui(args) => cmd::tui::run(args).await,
         }
     });
     match outcome {

@@ -1,5 +1,6 @@
 //! Progress of `ptrack up`, one line per service with its elapsed time: live spinners on
 //! a terminal, plain lines (one per change) otherwise, so logs of CI runs stay readable.
+//! It is the terminal's [`Observer`] of a runtime; `down` and `clean` use its plain lines.
 
 use std::{
     collections::BTreeMap,
@@ -8,6 +9,8 @@ use std::{
 };
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use crate::runtime::observer::{Observer, UpEvent};
 
 #[derive(Debug)]
 pub struct Progress {
@@ -45,12 +48,12 @@ impl Progress {
     }
 
     /// Names are padded to the longest of these, so the lines align.
-    pub fn set_names<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+    fn set_names<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
         self.width = names.into_iter().map(str::len).max().unwrap_or(0).max(12);
     }
 
     /// `name` starts its wait now, doing `what` (`starting`, `already running`...).
-    pub fn begin(&mut self, name: &str, what: &str) {
+    fn add(&mut self, name: &str, what: &str) {
         let bar = self.multi.as_ref().map(|multi| {
             let bar = multi.add(ProgressBar::new_spinner());
             let template = format!(
@@ -78,7 +81,7 @@ impl Progress {
     }
 
     /// A change of what `name` is doing; plain output prints it only once per change.
-    pub fn update(&mut self, name: &str, what: &str) {
+    fn change(&mut self, name: &str, what: &str) {
         let width = self.width;
         if let Some(item) = self.items.get_mut(name) {
             match &item.bar {
@@ -95,16 +98,7 @@ impl Progress {
         }
     }
 
-    /// `name` is ready: the line ends with the time it took.
-    pub fn ready(&mut self, name: &str, what: &str) {
-        self.finish(name, &format!("✓ {what}"));
-    }
-
-    /// `name` failed: the line ends with why.
-    pub fn failed(&mut self, name: &str, why: &str) {
-        self.finish(name, &format!("✗ {why}"));
-    }
-
+    /// The line of `name` ends with `text` and the time it took.
     fn finish(&mut self, name: &str, text: &str) {
         let width = self.width;
         let Some(item) = self.items.get_mut(name) else {
@@ -129,7 +123,7 @@ impl Progress {
     }
 
     /// A line above the spinners (or a plain line).
-    pub fn note(&self, line: &str) {
+    fn print(&self, line: &str) {
         match &self.multi {
             Some(multi) => {
                 // Printing fails only when the terminal is gone; then there is no reader.
@@ -148,6 +142,20 @@ impl Progress {
                 bar.abandon();
             }
             item.done = true;
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn report(&mut self, event: UpEvent) {
+        match event {
+            UpEvent::Names(names) => self.set_names(names.iter().map(String::as_str)),
+            UpEvent::Begin { name, what } => self.add(&name, &what),
+            UpEvent::Update { name, what } => self.change(&name, &what),
+            UpEvent::Ready { name, what } => self.finish(&name, &format!("✓ {what}")),
+            UpEvent::Failed { name, why } => self.finish(&name, &format!("✗ {why}")),
+            UpEvent::Note(text) => self.print(&text),
+            UpEvent::BuildOutput { name, line } => self.print(&format!("  {name} | {line}")),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Where the stack runs: the [`Runtime`] trait that `up`, `down`, `clean`, `status` and
-//! `logs` drive, and what the runtimes share (the remembered [`State`], probes, the
-//! status report, log prefixes).
+//! `logs` drive, and what the runtimes share (the remembered [`State`] and its data
+//! folder, probes, the status report, the log stream). Runtimes print nothing: they
+//! report to an [`Observer`] and return values; `cmd/*` prints.
 //!
 //! Layout:
+//! - [`observer`]: the [`Observer`] trait a runtime reports `up`, `down` and `clean` to.
 //! - [`local`]: background processes, the embedded broker and a private PostgreSQL
 //!   cluster under the data folder. Needs no Docker.
 //! - [`docker`]: containers through the Docker Engine API (bollard).
@@ -11,6 +13,7 @@
 pub mod docker;
 pub mod kube;
 pub mod local;
+pub mod observer;
 
 use std::{
     collections::BTreeMap,
@@ -19,13 +22,12 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    progress::Progress,
-    stack::{Probe, Scale, ServiceName, Stack},
-};
+pub use self::observer::Observer;
+pub use crate::stack::{Endpoint, Endpoints};
+use crate::stack::{Probe, Scale, ServiceName, Stack};
 
 /// The runtimes `ptrack up --runtime` accepts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -147,11 +149,47 @@ impl Context {
     }
 }
 
-/// What `ptrack up` prints at the end: where to reach the stack.
-#[derive(Debug, Clone, Serialize)]
-pub struct Endpoint {
-    pub name: String,
-    pub url: String,
+/// Deletes the data folder, but only if it looks like one `ptrack` made: a mistyped
+/// `--data-dir /` must not wipe anything else.
+pub fn remove_data_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let ours = State::path(dir).is_file()
+        || std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none());
+    if !ours {
+        bail!(
+            "{} does not look like a ptrack data folder (no {}): not deleting it; \
+             check --data-dir / PTRACK_DATA_DIR",
+            dir.display(),
+            State::FILE
+        );
+    }
+    std::fs::remove_dir_all(dir).with_context(|| format!("deleting {}", dir.display()))
+}
+
+/// `ptrack up` options.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// How long to wait for readiness: for the whole stack (local), for each replica
+    /// (docker). kube waits for each rollout as long as kubectl's own timeout.
+    pub timeout: Duration,
+    /// docker: build the project's images from the checkout's Dockerfile first, instead
+    /// of requiring them on the Docker already.
+    pub build: bool,
+}
+
+impl UpOptions {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Self::DEFAULT_TIMEOUT,
+            build: false,
+        }
+    }
 }
 
 /// `ptrack logs` options.
@@ -163,6 +201,31 @@ pub struct LogsRequest {
     pub follow: bool,
     /// Only the last N lines of each log.
     pub tail: Option<usize>,
+}
+
+/// One line of a log, and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The replica (`processor-2`), or the service where the runtime cannot tell its
+    /// replicas apart (kube).
+    pub replica: String,
+    pub line: String,
+}
+
+/// What `logs` returns: the lines as they come, from tasks that stop when the receiver
+/// is dropped (a closed pipe) or, without `follow`, when every log is read.
+#[derive(Debug)]
+pub struct Logs {
+    /// Every name the lines can carry, known before the first line (to align them).
+    pub names: Vec<String>,
+    /// The lines; an `Err` says a log could not be read to its end (kube: `kubectl logs`
+    /// failed). It ends when every log has ended.
+    pub lines: tokio::sync::mpsc::Receiver<Result<LogLine>>,
+}
+
+impl Logs {
+    /// Lines waiting to be printed, at most: a slow terminal holds the readers back.
+    pub const BUFFER: usize = 1024;
 }
 
 /// One replica's line of `ptrack status`.
@@ -234,15 +297,19 @@ impl std::fmt::Display for Health {
 #[allow(async_fn_in_trait)]
 pub trait Runtime {
     /// Starts what is not running yet (what runs is left alone), creates the topic,
-    /// waits until every replica is ready, and says where to reach the stack.
-    async fn up(&self, progress: &mut Progress) -> Result<Vec<Endpoint>>;
-    /// Stops everything; the data stays.
-    async fn down(&self) -> Result<()>;
+    /// waits until every replica is ready, reporting to `observer` as it goes, and says
+    /// where to reach the stack (what `ptrack up` prints).
+    async fn up(&self, options: &UpOptions, observer: &mut dyn Observer) -> Result<Vec<Endpoint>>;
+    /// Stops everything; the data stays. What it stops goes to `observer` as notes.
+    async fn down(&self, observer: &mut dyn Observer) -> Result<()>;
     /// Stops everything and deletes the data (the caller has asked the user).
-    async fn clean(&self) -> Result<()>;
+    async fn clean(&self, observer: &mut dyn Observer) -> Result<()>;
     async fn status(&self) -> Result<Vec<ReplicaStatus>>;
-    /// Prints logs, each line prefixed with its replica's name.
-    async fn logs(&self, request: &LogsRequest) -> Result<()>;
+    /// The logs `request` selects, each line tagged with its replica.
+    async fn logs(&self, request: &LogsRequest) -> Result<Logs>;
+    /// Where each part of the stack is reachable from this machine (the same addresses
+    /// `ptrack status` probes), whether or not it runs now.
+    fn endpoints(&self) -> Endpoints;
 }
 
 /// The runtime chosen at `up`, for commands that only know the kind.
@@ -264,27 +331,27 @@ impl AnyRuntime {
 }
 
 impl Runtime for AnyRuntime {
-    async fn up(&self, progress: &mut Progress) -> Result<Vec<Endpoint>> {
+    async fn up(&self, options: &UpOptions, observer: &mut dyn Observer) -> Result<Vec<Endpoint>> {
         match self {
-            Self::Local(r) => r.up(progress).await,
-            Self::Docker(r) => r.up(progress).await,
-            Self::Kube(r) => r.up(progress).await,
+            Self::Local(r) => r.up(options, observer).await,
+            Self::Docker(r) => r.up(options, observer).await,
+            Self::Kube(r) => r.up(options, observer).await,
         }
     }
 
-    async fn down(&self) -> Result<()> {
+    async fn down(&self, observer: &mut dyn Observer) -> Result<()> {
         match self {
-            Self::Local(r) => r.down().await,
-            Self::Docker(r) => r.down().await,
-            Self::Kube(r) => r.down().await,
+            Self::Local(r) => r.down(observer).await,
+            Self::Docker(r) => r.down(observer).await,
+            Self::Kube(r) => r.down(observer).await,
         }
     }
 
-    async fn clean(&self) -> Result<()> {
+    async fn clean(&self, observer: &mut dyn Observer) -> Result<()> {
         match self {
-            Self::Local(r) => r.clean().await,
-            Self::Docker(r) => r.clean().await,
-            Self::Kube(r) => r.clean().await,
+            Self::Local(r) => r.clean(observer).await,
+            Self::Docker(r) => r.clean(observer).await,
+            Self::Kube(r) => r.clean(observer).await,
         }
     }
 
@@ -296,23 +363,26 @@ impl Runtime for AnyRuntime {
         }
     }
 
-    async fn logs(&self, request: &LogsRequest) -> Result<()> {
+    async fn logs(&self, request: &LogsRequest) -> Result<Logs> {
         match self {
             Self::Local(r) => r.logs(request).await,
             Self::Docker(r) => r.logs(request).await,
             Self::Kube(r) => r.logs(request).await,
         }
     }
+
+    fn endpoints(&self) -> Endpoints {
+        match self {
+            Self::Local(r) => r.endpoints(),
+            Self::Docker(r) => r.endpoints(),
+            Self::Kube(r) => r.endpoints(),
+        }
+    }
 }
 
 /// An HTTP client for probes: short timeouts, so a hung service reads as unhealthy.
 pub fn probe_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .connect_timeout(Duration::from_secs(1))
-        .build()
-        // Only fails when the TLS backend cannot initialise, and there is no TLS here.
-        .expect("an HTTP client without TLS builds")
+    crate::client::probe_http()
 }
 
 /// Runs `probe` against `addr`: `Ok` when it passes, otherwise why not.
@@ -328,58 +398,27 @@ pub async fn check(client: &reqwest::Client, probe: Probe, addr: SocketAddr) -> 
             }
         }
         Probe::Http { path } => {
-            let url = format!("http://{addr}{path}");
-            match client.get(&url).send().await {
-                Ok(response) if response.status().is_success() => Ok(()),
-                Ok(response) => {
-                    let status = response.status();
-                    let body = response.text().await.unwrap_or_default();
-                    Err(format!("{url}: {status} {}", body.trim()))
-                }
-                Err(err) => Err(format!("{url}: {}", without_url(&err))),
-            }
+            let mut url = crate::client::base_url(addr);
+            url.set_path(path);
+            crate::client::probe(client, url.clone())
+                .await
+                .map_err(|err| format!("{url}: {}", err.brief()))
         }
     }
 }
 
-fn without_url(err: &reqwest::Error) -> String {
-    let mut text = if err.is_connect() {
-        "connection refused".to_owned()
-    } else if err.is_timeout() {
-        "timed out".to_owned()
-    } else {
-        err.to_string()
-    };
-    text.truncate(200);
-    text
-}
-
 /// The processor's `GET /status`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProcessorStatus {
-    pub partitions: Vec<i32>,
-    pub lag: i64,
-}
+pub use ptrack_wire::ProcessorStatus;
 
 /// Asks a processor replica which partitions it holds.
 pub async fn processor_status(
     client: &reqwest::Client,
     addr: SocketAddr,
 ) -> Option<ProcessorStatus> {
-    let response = client
-        .get(format!("http://{addr}/status"))
-        .send()
+    crate::client::Processor::with_http(crate::client::base_url(addr), client.clone())
+        .status()
         .await
-        .ok()?;
-    response.error_for_status().ok()?.json().await.ok()
-}
-
-/// Prints one log line as `name | line`, names padded to `width` so the lines align.
-pub fn print_log_line(name: &str, width: usize, line: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    // A closed pipe (`ptrack logs | head`) ends the output; nothing else to do.
-    let _ = writeln!(out, "{name:<width$} | {line}");
+        .ok()
 }
 
 /// How long ago `since` was, in whole seconds (never negative).

@@ -2,11 +2,14 @@
 //! starts: which services exist, their images and binaries, ports, environment, health
 //! checks, start order and replicas. A runtime decides only *where* things run and how
 //! they reach each other (see [`Wiring`]); everything else comes from here, so the
-//! runtimes cannot drift apart.
+//! runtimes cannot drift apart. It also offers the one way to enumerate replicas
+//! ([`Stack::replicas`]), resolve a `ptrack logs` selector ([`Stack::select`]) and say
+//! where things are reached from this machine ([`Endpoints`], and its listing for `up`).
 
 use std::{collections::BTreeMap, fmt, net::SocketAddr, str::FromStr};
 
 use anyhow::{Result, bail};
+use ptrack_common::config::redact_url;
 use serde::{Deserialize, Serialize};
 
 /// The topic the collector writes and the processor reads.
@@ -261,6 +264,221 @@ impl Stack {
     pub fn replica_names(&self, name: ServiceName) -> Vec<String> {
         replica_names(name, self.service(name).replicas)
     }
+
+    /// The replicas of `name`, in order, with their names and host ports.
+    pub fn replicas_of(&self, name: ServiceName) -> Vec<Replica> {
+        self.replica_names(name)
+            .into_iter()
+            .zip(0..)
+            .map(|(replica, index)| Replica {
+                service: name,
+                index,
+                name: replica,
+                host_port: self.host_port(name, index),
+            })
+            .collect()
+    }
+
+    /// Every replica of the stack, in start order.
+    pub fn replicas(&self) -> Vec<Replica> {
+        self.services
+            .iter()
+            .flat_map(|service| self.replicas_of(service.name))
+            .collect()
+    }
+
+    /// The replicas `ptrack logs SELECTOR` means: all of them (`None`), every replica of a
+    /// service (`processor`) or one replica (`processor-2`), in start order.
+    pub fn select(&self, selector: Option<&str>) -> Result<Vec<Replica>> {
+        let all = self.replicas();
+        let Some(asked) = selector else {
+            return Ok(all);
+        };
+        let chosen: Vec<Replica> = all
+            .iter()
+            .filter(|r| r.name == asked || r.service.as_str() == asked)
+            .cloned()
+            .collect();
+        if chosen.is_empty() {
+            let names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
+            bail!(
+                "no service or replica named {asked:?}: choose one of {}",
+                names.join(", ")
+            );
+        }
+        Ok(chosen)
+    }
+}
+
+/// One copy of a service: what `status` shows on a line and `logs` prefixes lines with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub service: ServiceName,
+    /// 0-based; replica `i` listens on its service's port plus `10 * i` on the host.
+    pub index: u32,
+    /// `collector`, or `processor-1`, `processor-2`... when there are several.
+    pub name: String,
+    /// Where the local runtime listens, and where docker publishes it (on 127.0.0.1).
+    pub host_port: u16,
+}
+
+impl Replica {
+    /// `127.0.0.1:<host port>`.
+    pub fn local_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.host_port))
+    }
+}
+
+/// A line of what `ptrack up` prints at the end: where to reach the stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    pub name: String,
+    pub url: String,
+}
+
+/// Where each part of the stack is reachable *from this machine*, for the commands that
+/// talk to it (`up`'s listing, the TUI, query commands). A runtime fills it from the
+/// stack without probing anything: it says where things should be, not whether they
+/// answer (`ptrack status` says that).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoints {
+    /// Every collector replica (`POST /track`) reachable from here, first the one to
+    /// send to. Empty on kube: the pods are reached only through `kubectl port-forward`.
+    pub collectors: Vec<ReplicaAddr>,
+    /// Every processor replica (`GET /status`, `/metrics`): each holds its own
+    /// partitions, so a view of the pipeline asks them all. Empty on kube, as above.
+    pub processors: Vec<ReplicaAddr>,
+    /// The events-api (`GET /events`, `/stats`); `None` on kube, as above.
+    pub events_api: Option<SocketAddr>,
+    /// The Kafka bootstrap address. `None` when the broker cannot be reached from the
+    /// host: docker's broker advertises `broker:9092`, a name only the stack's network
+    /// resolves, and kube's lives in the cluster.
+    pub broker: Option<String>,
+    /// The database URL, as the services use it. `None` where PostgreSQL is not reachable
+    /// from the host (kube). It holds a password: see [`Endpoints::database_external`].
+    pub database_url: Option<String>,
+    /// The URL is the user's own (`DATABASE_URL` at `up`), with their password: shown
+    /// redacted. The stack's own password is a fixed local one and is shown whole.
+    pub database_external: bool,
+    /// The topic the collector writes and the processors read.
+    pub topic: String,
+    /// The processors' consumer group: its committed offsets give the lag.
+    pub group: String,
+}
+
+/// A replica and where it is reached from this machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplicaAddr {
+    /// `collector`, `processor-2`...
+    pub name: String,
+    pub addr: SocketAddr,
+}
+
+impl Endpoints {
+    /// Nothing reachable from the host but the names (kube).
+    pub fn unreachable() -> Self {
+        Self {
+            collectors: Vec::new(),
+            processors: Vec::new(),
+            events_api: None,
+            broker: None,
+            database_url: None,
+            database_external: false,
+            topic: TOPIC.to_owned(),
+            group: PROCESSOR_GROUP.to_owned(),
+        }
+    }
+
+    /// Every service of `stack` on 127.0.0.1 at its host port (the local runtime, and
+    /// docker's published ports); the broker and database as given.
+    pub fn on_host(stack: &Stack, broker: Option<String>, database_url: Option<String>) -> Self {
+        let addrs = |name| {
+            stack
+                .replicas_of(name)
+                .into_iter()
+                .map(|r| ReplicaAddr {
+                    addr: r.local_addr(),
+                    name: r.name,
+                })
+                .collect::<Vec<_>>()
+        };
+        Self {
+            collectors: addrs(ServiceName::Collector),
+            processors: addrs(ServiceName::Processor),
+            events_api: addrs(ServiceName::EventsApi).first().map(|r| r.addr),
+            broker,
+            database_url,
+            ..Self::unreachable()
+        }
+    }
+
+    /// What `ptrack up` prints: the collectors first (where events go), then the broker,
+    /// PostgreSQL, the processors and the events-api, each that is reachable from here.
+    pub fn listing(&self) -> Vec<Endpoint> {
+        let mut endpoints = Vec::new();
+        for (i, c) in self.collectors.iter().enumerate() {
+            let name = if i == 0 {
+                "collector (send events here: POST /track)".to_owned()
+            } else {
+                format!("{} (also accepts POST /track)", c.name)
+            };
+            endpoints.push(Endpoint {
+                name,
+                url: format!("http://{}/track", c.addr),
+            });
+        }
+        if let Some(broker) = &self.broker {
+            endpoints.push(Endpoint {
+                name: "broker (Kafka protocol)".to_owned(),
+                url: broker.clone(),
+            });
+        }
+        if let Some(url) = &self.database_url {
+            endpoints.push(Endpoint {
+                name: "postgres".to_owned(),
+                url: if self.database_external {
+                    redact_url(url)
+                } else {
+                    url.clone()
+                },
+            });
+        }
+        for p in &self.processors {
+            endpoints.push(Endpoint {
+                name: format!("{} (GET /status, /metrics)", p.name),
+                url: format!("http://{}/status", p.addr),
+            });
+        }
+        if let Some(addr) = self.events_api {
+            endpoints.push(Endpoint {
+                name: "events-api (GET /events, /stats)".to_owned(),
+                url: format!("http://{addr}/events"),
+            });
+        }
+        endpoints
+    }
+}
+
+/// What `ptrack up` prints when the services live in a cluster (kube): each of the
+/// project's services by its in-cluster address, and how to forward it to this machine.
+pub fn port_forward_listing(stack: &Stack, namespace: &str) -> Vec<Endpoint> {
+    stack
+        .services
+        .iter()
+        .filter(|s| s.binary.is_some())
+        .map(|s| Endpoint {
+            name: s.name.to_string(),
+            url: format!(
+                "http://{}.{namespace}.svc:{} (from here: kubectl -n {namespace} \
+                 port-forward svc/{} {}:{})",
+                s.name,
+                s.port,
+                s.name,
+                stack.host_port(s.name, 0),
+                s.port
+            ),
+        })
+        .collect()
 }
 
 /// `collector` for a single replica, `processor-1`... for several.
@@ -491,5 +709,133 @@ mod tests {
         );
         assert!(!env.contains_key("DATABASE_URL"));
         assert_eq!(env["POSTGRES_DB"], "ptrack");
+    }
+
+    #[test]
+    fn replicas_have_names_indexes_and_host_ports() {
+        let scale = ["processor=2".parse().unwrap()];
+        let stack = Stack::new(3, &scale, 100).unwrap();
+        let replicas = stack.replicas();
+        let names: Vec<&str> = replicas.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "broker",
+                "postgres",
+                "processor-1",
+                "processor-2",
+                "events-api",
+                "collector"
+            ]
+        );
+        let second = &replicas[3];
+        assert_eq!(second.service, ServiceName::Processor);
+        assert_eq!(second.index, 1);
+        assert_eq!(second.host_port, 8112);
+        assert_eq!(second.local_addr().to_string(), "127.0.0.1:8112");
+    }
+
+    #[test]
+    fn a_selector_picks_a_service_or_one_replica() {
+        let scale = ["processor=2".parse().unwrap()];
+        let stack = Stack::new(3, &scale, 0).unwrap();
+        let names = |selector| -> Vec<String> {
+            stack
+                .select(selector)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.name)
+                .collect()
+        };
+        assert_eq!(names(None).len(), 6);
+        assert_eq!(names(Some("processor")), ["processor-1", "processor-2"]);
+        assert_eq!(names(Some("processor-2")), ["processor-2"]);
+        assert_eq!(names(Some("events-api")), ["events-api"]);
+        let err = stack.select(Some("processor-3")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "no service or replica named \"processor-3\": choose one of broker, postgres, \
+             processor-1, processor-2, events-api, collector"
+        );
+    }
+
+    #[test]
+    fn up_lists_what_is_reachable_collectors_first() {
+        let scale = ["collector=2".parse().unwrap()];
+        let stack = Stack::new(3, &scale, 0).unwrap();
+        let own = database_url("127.0.0.1", 5432);
+        let endpoints = Endpoints::on_host(&stack, Some("127.0.0.1:9092".into()), Some(own));
+        assert_eq!(endpoints.collectors.len(), 2);
+        assert_eq!(endpoints.collectors[1].addr.to_string(), "127.0.0.1:8010");
+        assert_eq!(endpoints.processors[0].name, "processor");
+        assert_eq!(
+            endpoints.events_api,
+            Some("127.0.0.1:8001".parse().unwrap())
+        );
+        assert_eq!(endpoints.topic, TOPIC);
+        assert_eq!(endpoints.group, PROCESSOR_GROUP);
+        let listing: Vec<(String, String)> = endpoints
+            .listing()
+            .into_iter()
+            .map(|e| (e.name, e.url))
+            .collect();
+        let expected = [
+            (
+                "collector (send events here: POST /track)",
+                "http://127.0.0.1:8000/track",
+            ),
+            (
+                "collector-2 (also accepts POST /track)",
+                "http://127.0.0.1:8010/track",
+            ),
+            ("broker (Kafka protocol)", "127.0.0.1:9092"),
+            ("postgres", "postgres://ptrack:ptrack@127.0.0.1:5432/ptrack"),
+            (
+                "processor (GET /status, /metrics)",
+                "http://127.0.0.1:8002/status",
+            ),
+            (
+                "events-api (GET /events, /stats)",
+                "http://127.0.0.1:8001/events",
+            ),
+        ]
+        .map(|(n, u)| (n.to_owned(), u.to_owned()));
+        assert_eq!(listing, expected);
+
+        // A broker only the stack's network reaches is not listed; a user's database
+        // URL is listed without its password.
+        let theirs = Endpoints {
+            database_external: true,
+            ..Endpoints::on_host(
+                &stack,
+                None,
+                Some("postgres://me:secret@db.example:5432/events".into()),
+            )
+        };
+        let listing = theirs.listing();
+        assert!(!listing.iter().any(|e| e.name.starts_with("broker")));
+        let postgres = listing.iter().find(|e| e.name == "postgres").unwrap();
+        assert_eq!(postgres.url, "postgres://me:***@db.example:5432/events");
+        assert_eq!(
+            theirs.database_url.as_deref(),
+            Some("postgres://me:secret@db.example:5432/events"),
+            "the URL itself stays whole for whoever connects"
+        );
+    }
+
+    #[test]
+    fn in_a_cluster_up_lists_how_to_forward_each_service() {
+        let stack = Stack::new(3, &[], 5).unwrap();
+        let listing = port_forward_listing(&stack, "ptrack");
+        let names: Vec<&str> = listing.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["processor", "events-api", "collector"]);
+        assert_eq!(
+            listing[2].url,
+            "http://collector.ptrack.svc:8000 (from here: kubectl -n ptrack port-forward \
+             svc/collector 8005:8000)"
+        );
+        let nothing = Endpoints::unreachable();
+        assert!(nothing.listing().is_empty());
+        assert!(nothing.broker.is_none() && nothing.database_url.is_none());
     }
 }

@@ -10,13 +10,17 @@ use std::{
 };
 
 use axum::{Json, Router, body::Bytes, extract::State, http::StatusCode, routing::post};
-use ptrack::load::{
-    plan::Plan,
-    plot,
-    report::{Report, Settings},
-    runner::{self, RunConfig, RunResult},
-    session::{Batching, Visitors},
-    verify::{self, Source},
+use ptrack::{
+    client::EventsApi,
+    load::{
+        LoadConfig, live,
+        plan::Plan,
+        plot,
+        report::{Report, Settings},
+        runner::{self, RunConfig, RunResult},
+        tracker::{Batching, Visitors},
+        verify::{self, Source},
+    },
 };
 use ptrack_common::event::{Limits, TrackEvent};
 use ptrack_test_support::{TestBroker, TestDatabase, fresh_topic};
@@ -468,9 +472,12 @@ async fn verify_finds_every_event_in_the_real_pipeline_and_detects_deleted_ones(
 
     // The events-api sees the same.
     let api = Source::EventsApi {
-        url: pipeline.events_api.clone(),
-        since_ms: result.stats.oldest_event_ms.unwrap() - 1000,
-        until_ms: chrono::Utc::now().timestamp_millis() + 1000,
+        api: EventsApi::new(pipeline.events_api.clone()),
+        since: chrono::DateTime::from_timestamp_millis(
+            result.stats.oldest_event_ms.unwrap() - 1000,
+        )
+        .unwrap(),
+        until: chrono::Utc::now() + chrono::Duration::seconds(1),
     };
     let through_api = verify::verify(&ids, &api, Duration::from_secs(10), settle, |_, _| {})
         .await
@@ -553,4 +560,36 @@ async fn the_command_verifies_end_to_end_and_exits_non_zero_only_on_loss() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("connect: 10"), "{stdout}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("Is the collector running"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_load_run_from_another_command_keeps_live_figures_and_stops_on_cancel() {
+    let url = serve(Server::default()).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let plan = Plan::fixed(100.0, Some(Duration::from_secs(30)), None).unwrap();
+    let config = LoadConfig {
+        run: config(url, plan, 4),
+        settings: settings(),
+        verify: None,
+        data_dir: Some(data_dir.path().to_owned()),
+    };
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(ptrack::load::run(config, cancel.clone(), ()));
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let figures = live::read(data_dir.path()).expect("live figures while sending");
+    assert_eq!(figures.pid, std::process::id());
+    assert_eq!(figures.target_rps, Some(100.0));
+    assert!(figures.accepted_events > 0, "{figures:?}");
+    assert!(figures.sent_rps > 0.0, "{figures:?}");
+
+    cancel.cancel();
+    let report = running.await.unwrap().unwrap();
+    assert!(report.interrupted);
+    assert!(report.requests > 50, "{}", report.requests);
+    assert_eq!(live::read(data_dir.path()), None);
+    assert!(
+        !live::path(data_dir.path()).exists(),
+        "the file goes when sending ends"
+    );
 }

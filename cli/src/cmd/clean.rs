@@ -8,8 +8,11 @@ use std::{
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::up::DataDirArgs;
-use crate::runtime::{AnyRuntime, Context, Runtime, local::remove_data_dir};
+use super::DataDirArgs;
+use crate::{
+    progress::Progress,
+    runtime::{AnyRuntime, Context, Runtime, remove_data_dir},
+};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -52,7 +55,9 @@ pub async fn run(args: CleanArgs) -> Result<ExitCode> {
         }
     }
     if let Some(context) = context {
-        AnyRuntime::new(context)?.clean().await?;
+        // Plain lines: what is stopped and removed, as it happens.
+        let mut progress = Progress::with_terminal(false);
+        AnyRuntime::new(context)?.clean(&mut progress).await?;
     }
     remove_data_dir(&dir)?;
     eprintln!("Deleted {}.", dir.display());

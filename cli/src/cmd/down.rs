@@ -5,8 +5,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use super::up::DataDirArgs;
-use crate::runtime::{AnyRuntime, Context, Runtime};
+use super::DataDirArgs;
+use crate::{
+    progress::Progress,
+    runtime::{AnyRuntime, Context, Runtime},
+};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -28,7 +31,9 @@ pub async fn run(args: DownArgs) -> Result<ExitCode> {
     };
     let data_dir = context.data_dir.clone();
     let kind = context.state.runtime;
-    AnyRuntime::new(context)?.down().await?;
+    // Plain lines: what is stopped, as it happens.
+    let mut progress = Progress::with_terminal(false);
+    AnyRuntime::new(context)?.down(&mut progress).await?;
     eprintln!(
         "The {kind} stack is stopped; its data stays in {} (`ptrack up` starts it again, `ptrack clean` deletes it).",
         data_dir.display()

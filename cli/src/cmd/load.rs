@@ -5,7 +5,7 @@ use std::{
     io::IsTerminal,
     path::PathBuf,
     process::ExitCode,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
@@ -14,14 +14,20 @@ use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Url;
 use tokio_util::sync::CancellationToken;
 
-use crate::load::{
-    plan::{Plan, format_duration, parse_duration},
-    plot,
-    report::{Report, Settings},
-    runner::{self, RunConfig},
-    session::Batching,
-    stats::Live,
-    verify::{self, Source},
+use ptrack_common::config::Secret;
+
+use super::DataDirArgs;
+use crate::{
+    client::EventsApi,
+    load::{
+        self, LoadConfig, VerifyConfig, VerifyThrough,
+        plan::{Plan, format_duration, parse_duration},
+        plot,
+        report::Settings,
+        runner::RunConfig,
+        stats::Live,
+        tracker::Batching,
+    },
 };
 
 #[derive(Debug, Args)]
@@ -88,6 +94,10 @@ pub struct LoadArgs {
     /// when nothing new arrived for 10 s.
     #[arg(long, value_parser = duration_arg, default_value = "60s")]
     pub verify_timeout: Duration,
+    // While sending, the running figures are kept in <DIR>/load-live.json for `ptrack
+    // tui`, only when the folder exists (crate::load::live).
+    #[command(flatten)]
+    pub data: DataDirArgs,
 }
 
 fn duration_arg(text: &str) -> Result<Duration, String> {
@@ -143,6 +153,25 @@ impl LoadArgs {
         }
     }
 
+    fn verify_config(&self) -> Result<VerifyConfig> {
+        let through = match &self.database_url {
+            Some(url) => VerifyThrough::Database(Secret::new(url.clone())),
+            None => VerifyThrough::EventsApi(EventsApi::new(
+                Url::parse(&self.events_api).with_context(|| {
+                    format!(
+                        "--events-api {:?} is not a URL: write it like http://127.0.0.1:8001",
+                        self.events_api
+                    )
+                })?,
+            )),
+        };
+        Ok(VerifyConfig {
+            through,
+            timeout: self.verify_timeout,
+            settle: Duration::from_secs(10),
+        })
+    }
+
     fn settings(&self, url: &Url, plan: &Plan, seed: u64) -> Settings {
         Settings {
             target: url.to_string(),
@@ -170,17 +199,21 @@ pub async fn run(args: LoadArgs) -> Result<ExitCode> {
         bail!("--connections must be at least 1");
     }
     let seed = args.seed.unwrap_or_else(rand::random);
-    let settings = args.settings(&url, &plan, seed);
-    let config = RunConfig {
-        url: url.clone(),
-        plan: plan.clone(),
-        connections: args.connections,
-        timeout: args.timeout,
-        users: args.users,
-        batching: args.batching(),
-        seed,
-        app_name: args.app_name.clone(),
-        keep_ids: args.verify,
+    let config = LoadConfig {
+        settings: args.settings(&url, &plan, seed),
+        run: RunConfig {
+            url: url.clone(),
+            plan: plan.clone(),
+            connections: args.connections,
+            timeout: args.timeout,
+            users: args.users,
+            batching: args.batching(),
+            seed,
+            app_name: args.app_name.clone(),
+            keep_ids: args.verify,
+        },
+        verify: args.verify.then(|| args.verify_config()).transpose()?,
+        data_dir: Some(args.data.data_dir.clone()),
     };
 
     let stop = CancellationToken::new();
@@ -200,37 +233,8 @@ pub async fn run(args: LoadArgs) -> Result<ExitCode> {
         "ptrack load → {url}: {plan}, {} connections, seed {seed} (Ctrl-C stops and reports)",
         args.connections
     );
-    let progress = Progress::new(plan.planned_duration());
-    let mut live_view = progress.clone();
-    let result = runner::run(config, stop.clone(), move |live| live_view.show(live)).await?;
-    progress.finish();
-
-    let mut report = Report::new(settings, &plan, &result);
-    let mut lost = false;
-    if args.verify && !result.interrupted {
-        let ids = &result.stats.accepted_ids;
-        if ids.is_empty() {
-            eprintln!("verify: no event was accepted, there is nothing to look for");
-        } else {
-            let source = verify_source(&args, result.stats.oldest_event_ms).await?;
-            let mut last_print = std::time::Instant::now();
-            let verification = verify::verify(
-                ids,
-                &source,
-                args.verify_timeout,
-                Duration::from_secs(10),
-                |found, expected| {
-                    if last_print.elapsed() >= Duration::from_secs(2) {
-                        last_print = std::time::Instant::now();
-                        eprintln!("verify: {found} of {expected} accepted events stored so far");
-                    }
-                },
-            )
-            .await?;
-            lost = verification.lost > 0;
-            report.verify = Some(verification);
-        }
-    }
+    let report = load::run(config, stop, Progress::new(plan.planned_duration())).await?;
+    let lost = report.verify.as_ref().is_some_and(|v| v.lost > 0);
 
     if args.json {
         println!(
@@ -254,7 +258,7 @@ pub async fn run(args: LoadArgs) -> Result<ExitCode> {
         eprintln!("error: accepted events were lost on the way to the table");
         return Ok(ExitCode::FAILURE);
     }
-    if report.requests > 0 && report.requests_ok == 0 && !result.interrupted {
+    if report.requests > 0 && report.requests_ok == 0 && !report.interrupted {
         eprintln!(
             "error: no request succeeded. Is the collector running at {url}? Start it with \
              `ptrack up`, or point --target (COLLECTOR_URL) at it."
@@ -264,41 +268,51 @@ pub async fn run(args: LoadArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn verify_source(args: &LoadArgs, oldest_ms: Option<i64>) -> Result<Source> {
-    if let Some(url) = &args.database_url {
-        let pool = ptrack_common::db::connect(
-            &ptrack_common::config::Secret::new(url.clone()),
-            2,
-            Duration::from_secs(10),
-        )
-        .await?;
-        return Ok(Source::Database(pool));
-    }
-    let url = Url::parse(&args.events_api).with_context(|| {
-        format!(
-            "--events-api {:?} is not a URL: write it like http://127.0.0.1:8001",
-            args.events_api
-        )
-    })?;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    Ok(Source::EventsApi {
-        url,
-        since_ms: oldest_ms.unwrap_or(now_ms) - 1000,
-        until_ms: now_ms + 60_000,
-    })
-}
-
 /// The live view: a bar with the current numbers on a terminal, a plain line a second
 /// otherwise. It writes to stderr, so `--json` output stays clean.
-#[derive(Clone)]
-enum Progress {
+struct Progress {
+    view: View,
+    /// When `--verify` last said how far it got.
+    verify_said: Instant,
+}
+
+enum View {
     Bar(ProgressBar, Option<Duration>),
     Lines { last_second: u64 },
 }
 
 impl Progress {
+    fn new(planned: Option<Duration>) -> Self {
+        Self {
+            view: View::new(planned),
+            verify_said: Instant::now(),
+        }
+    }
+}
+
+impl load::Observer for Progress {
+    fn live(&mut self, live: &Live) {
+        self.view.show(live);
+    }
+
+    fn sent(&mut self) {
+        self.view.finish();
+        self.verify_said = Instant::now();
+    }
+
+    fn nothing_to_verify(&mut self) {
+        eprintln!("verify: no event was accepted, there is nothing to look for");
+    }
+
+    fn verifying(&mut self, found: u64, expected: u64) {
+        if self.verify_said.elapsed() >= Duration::from_secs(2) {
+            self.verify_said = Instant::now();
+            eprintln!("verify: {found} of {expected} accepted events stored so far");
+        }
+    }
+}
+
+impl View {
     fn new(planned: Option<Duration>) -> Self {
         if !(std::io::stderr().is_terminal() && std::io::stdout().is_terminal()) {
             return Self::Lines { last_second: 0 };

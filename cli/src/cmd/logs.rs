@@ -1,12 +1,12 @@
 //! `ptrack logs`: the logs of one service or all, each line prefixed by its replica.
 
-use std::process::ExitCode;
+use std::{io::Write, process::ExitCode};
 
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::up::DataDirArgs;
-use crate::runtime::{AnyRuntime, Context, LogsRequest, Runtime};
+use super::DataDirArgs;
+use crate::runtime::{AnyRuntime, Context, Logs, LogsRequest, Runtime};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -40,6 +40,32 @@ pub async fn run(args: LogsArgs) -> Result<ExitCode> {
         follow: args.follow,
         tail: args.tail,
     };
-    AnyRuntime::new(context)?.logs(&request).await?;
-    Ok(ExitCode::SUCCESS)
+    let logs = AnyRuntime::new(context)?.logs(&request).await?;
+    print(logs).await
+}
+
+/// Prints each line as `name | line`, names padded so the lines align, until the logs end
+/// or the reader goes away (`ptrack logs | head`: then quietly). A log that failed is
+/// reported once the others have ended.
+async fn print(mut logs: Logs) -> Result<ExitCode> {
+    let width = logs.names.iter().map(String::len).max().unwrap_or(0);
+    let mut failure = None;
+    while let Some(item) = logs.lines.recv().await {
+        match item {
+            Ok(log) => {
+                let mut out = std::io::stdout().lock();
+                if writeln!(out, "{:<width$} | {}", log.replica, log.line).is_err() {
+                    // A closed pipe: nobody reads; dropping `logs` stops the readers.
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            Err(err) => {
+                failure.get_or_insert(err);
+            }
+        }
+    }
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }

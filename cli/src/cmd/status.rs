@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 
-use super::up::DataDirArgs;
+use super::DataDirArgs;
 use crate::runtime::{
     AnyRuntime, Context, Health, ReplicaStatus, RunState, Runtime, human_duration,
 };

@@ -1,30 +1,16 @@
 //! `ptrack up`: start the whole stack, wait until it is ready, print where to reach it.
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{process::ExitCode, time::Duration};
 
 use anyhow::{Result, bail};
 use clap::Args;
 
+use super::DataDirArgs;
 use crate::{
     progress::Progress,
-    runtime::{AnyRuntime, Context, RunState, Runtime, RuntimeKind, State},
+    runtime::{AnyRuntime, Context, RunState, Runtime, RuntimeKind, State, UpOptions},
     stack::Scale,
 };
-
-/// Where the stack keeps its state, logs and (local runtime) data; shared by the stack
-/// commands.
-#[derive(Debug, Clone, Args)]
-pub struct DataDirArgs {
-    /// The stack's folder: remembered runtime, pid files, logs, and the local runtime's
-    /// broker and PostgreSQL data.
-    #[arg(
-        long,
-        env = "PTRACK_DATA_DIR",
-        default_value = ".ptrack",
-        value_name = "DIR"
-    )]
-    pub data_dir: PathBuf,
-}
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -133,20 +119,13 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         data_dir.display()
     );
     let started = std::time::Instant::now();
-    let runtime = match AnyRuntime::new(context)? {
-        AnyRuntime::Local(mut local) => {
-            local.timeout = Duration::from_secs(args.timeout);
-            AnyRuntime::Local(local)
-        }
-        AnyRuntime::Docker(mut docker) => {
-            docker.timeout = Duration::from_secs(args.timeout);
-            docker.build = args.build;
-            AnyRuntime::Docker(docker)
-        }
-        other => other,
+    let runtime = AnyRuntime::new(context)?;
+    let options = UpOptions {
+        timeout: Duration::from_secs(args.timeout),
+        build: args.build,
     };
     let mut progress = Progress::new();
-    let endpoints = runtime.up(&mut progress).await?;
+    let endpoints = runtime.up(&options, &mut progress).await?;
     drop(progress);
     println!(
         "\nThe stack is ready ({:.1} s):",

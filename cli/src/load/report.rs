@@ -1,12 +1,12 @@
-//! The final report: numbers computed once from [`Stats`], printed as text or JSON and
-//! drawn by [`super::plot`].
+//! The final report: numbers computed once from the run's [`Stats`](super::stats::Stats)
+//! and the [`Verification`], printed as text or JSON and drawn by [`super::plot`].
 
 use std::{collections::BTreeMap, fmt::Write as _};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::{plan::Plan, runner::RunResult, verify::Verification};
+use super::{plan::Plan, runner::RunResult, stats::Percentiles, verify::Verification};
 
 /// The run's settings, shown in every form of the report.
 #[derive(Debug, Clone, Serialize)]
@@ -19,39 +19,6 @@ pub struct Settings {
     pub batching: String,
     pub seed: u64,
     pub timeout: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Percentiles {
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p99_9: f64,
-    pub max: f64,
-}
-
-impl Percentiles {
-    /// From a histogram in microseconds, in milliseconds.
-    pub fn of(h: &Histogram<u64>) -> Self {
-        let ms = |q: f64| {
-            if h.is_empty() {
-                0.0
-            } else {
-                h.value_at_quantile(q) as f64 / 1000.0
-            }
-        };
-        Self {
-            p50: ms(0.5),
-            p90: ms(0.9),
-            p99: ms(0.99),
-            p99_9: ms(0.999),
-            max: if h.is_empty() {
-                0.0
-            } else {
-                h.max() as f64 / 1000.0
-            },
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]

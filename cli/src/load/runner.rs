@@ -24,8 +24,8 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+use ptrack_wire::TrackResponse;
 use reqwest::Url;
-use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use uuid::Uuid;
@@ -33,8 +33,8 @@ use uuid::Uuid;
 use super::{
     http1::{Answer, Connection, Failure},
     plan::Plan,
-    session::{Batching, Visitors},
     stats::{Live, Outcome, Reply, Stats, Window},
+    tracker::{Batching, Visitors},
 };
 
 /// How the live view is refreshed.
@@ -148,7 +148,7 @@ async fn record(
                 let now = micros_since(start);
                 on_tick(&window.live(now, &stats));
                 if now.saturating_sub(window.started_us) >= 1_000_000 {
-                    window = Window::new(now);
+                    window = window.next(now);
                 }
             }
         }
@@ -443,18 +443,6 @@ impl Worker {
     }
 }
 
-#[derive(Deserialize)]
-struct TrackReply {
-    accepted: u64,
-    #[serde(default)]
-    rejected: Vec<Rejected>,
-}
-
-#[derive(Deserialize)]
-struct Rejected {
-    index: usize,
-}
-
 /// The ids of a batch less the ones the collector rejected (by index).
 fn accepted(ids: Vec<uuid::Uuid>, rejected: &[usize]) -> Vec<uuid::Uuid> {
     if rejected.is_empty() {
@@ -489,11 +477,11 @@ async fn wait_until(
 /// The HTTP answer; the collector's counts and the indices of the events it rejected,
 /// when the body says so.
 fn reply(code: u16, body: &[u8]) -> (Reply, Vec<usize>) {
-    match serde_json::from_slice::<TrackReply>(body) {
+    match serde_json::from_slice::<TrackResponse>(body) {
         Ok(reply) => (
             Reply::Status {
                 code,
-                accepted: Some(reply.accepted),
+                accepted: Some(reply.accepted as u64),
                 rejected: reply.rejected.len() as u64,
             },
             reply.rejected.into_iter().map(|r| r.index).collect(),

@@ -7,9 +7,10 @@
 //! actually sent (the service time, what tools that suffer from coordinated omission
 //! report).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use hdrhistogram::Histogram;
+use serde::Serialize;
 use uuid::Uuid;
 
 /// Latencies are recorded up to an hour, in microseconds, 3 significant digits.
@@ -169,6 +170,39 @@ impl Stats {
     }
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// From a histogram in microseconds, in milliseconds.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        let ms = |q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                h.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
+        Self {
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p99_9: ms(0.999),
+            max: if h.is_empty() {
+                0.0
+            } else {
+                h.max() as f64 / 1000.0
+            },
+        }
+    }
+}
+
 /// The live view's numbers, for the last second or so.
 #[derive(Debug, Clone, Default)]
 pub struct Live {
@@ -180,7 +214,15 @@ pub struct Live {
     pub p99_ms: f64,
     /// How far behind the timetable the latest request was sent.
     pub behind_ms: f64,
+    /// The corrected p99 over the last few seconds (steadier than `p99_ms`).
+    pub recent_p99_ms: f64,
+    /// Events the collector accepted so far.
+    pub events_accepted: u64,
+    pub events_rejected: u64,
 }
+
+/// How many finished one-second windows [`Live::recent_p99_ms`] looks back over.
+const RECENT_WINDOWS: usize = 4;
 
 /// Folds outcomes into a window that the live view reads and then resets.
 #[derive(Debug)]
@@ -189,6 +231,8 @@ pub struct Window {
     pub count: u64,
     pub latency: Histogram<u64>,
     pub behind_us: u64,
+    /// The latencies of the last few windows, newest last.
+    earlier: VecDeque<Histogram<u64>>,
 }
 
 impl Window {
@@ -198,6 +242,20 @@ impl Window {
             count: 0,
             latency: histogram(),
             behind_us: 0,
+            earlier: VecDeque::new(),
+        }
+    }
+
+    /// The window that follows this one from `started_us`, keeping its recent latencies.
+    pub fn next(self, started_us: u64) -> Self {
+        let mut earlier = self.earlier;
+        if earlier.len() == RECENT_WINDOWS {
+            earlier.pop_front();
+        }
+        earlier.push_back(self.latency);
+        Self {
+            earlier,
+            ..Self::new(started_us)
         }
     }
 
@@ -217,7 +275,19 @@ impl Window {
                 self.latency.value_at_quantile(q) as f64 / 1000.0
             }
         };
+        let mut recent = self.latency.clone();
+        for earlier in &self.earlier {
+            // Every histogram here has the same bounds, so adding cannot fail.
+            let _ = recent.add(earlier);
+        }
         Live {
+            recent_p99_ms: if recent.is_empty() {
+                0.0
+            } else {
+                recent.value_at_quantile(0.99) as f64 / 1000.0
+            },
+            events_accepted: stats.events_accepted,
+            events_rejected: stats.events_rejected,
             elapsed_us: now_us,
             requests: stats.requests,
             failed: stats.failed(),

@@ -13,15 +13,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
-use reqwest::Url;
-use serde::{Deserialize, Serialize};
+use ptrack_wire::StoredEvent;
+use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{report::Percentiles, stats::histogram};
+use super::stats::{Percentiles, histogram};
+use crate::client::{EventsApi, EventsQuery};
 
 /// Ids per query: a `uuid[]` parameter of this size is a few hundred kB.
 const CHUNK: usize = 20_000;
@@ -30,11 +31,11 @@ const CHUNK: usize = 20_000;
 #[derive(Debug, Clone)]
 pub enum Source {
     Database(PgPool),
-    /// The events-api, and the range of event times to page through (Unix ms).
+    /// The events-api, and the range of event times to page through.
     EventsApi {
-        url: Url,
-        since_ms: i64,
-        until_ms: i64,
+        api: EventsApi,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
     },
 }
 
@@ -42,7 +43,7 @@ impl Source {
     fn name(&self) -> String {
         match self {
             Self::Database(_) => "the database (user_events)".into(),
-            Self::EventsApi { url, .. } => format!("the events-api at {url}"),
+            Self::EventsApi { api, .. } => format!("the events-api at {}", api.base()),
         }
     }
 }
@@ -219,17 +220,13 @@ async fn fetch(ids: &[Uuid], source: &Source) -> Result<Found> {
                 }
             }
         }
-        Source::EventsApi {
-            url,
-            since_ms,
-            until_ms,
-        } => {
+        Source::EventsApi { api, since, until } => {
             let wanted: HashSet<Uuid> = ids.iter().copied().collect();
-            page_events_api(url, *since_ms, *until_ms, |event| {
+            page_events_api(api, *since, *until, |event| {
                 if wanted.contains(&event.event_id) {
                     found.add(
                         event.event_id,
-                        event.timestamp,
+                        event.timestamp.timestamp_millis(),
                         event.received_at,
                         event.inserted_at,
                     );
@@ -244,65 +241,24 @@ async fn fetch(ids: &[Uuid], source: &Source) -> Result<Found> {
 /// `event_id`, `timestamp`, `received_at`, `inserted_at`.
 type StoredTimes = (Uuid, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>);
 
-#[derive(Deserialize)]
-struct ApiEvent {
-    event_id: Uuid,
-    timestamp: i64,
-    received_at: DateTime<Utc>,
-    inserted_at: DateTime<Utc>,
-}
-
-/// Pages through `GET /events` over `[since, until)`, following `X-Next-Cursor`.
+/// Pages through `GET /events` over `[since, until)`, a page of 1000 at a time.
 async fn page_events_api(
-    base: &Url,
-    since_ms: i64,
-    until_ms: i64,
-    mut each: impl FnMut(ApiEvent),
+    api: &EventsApi,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    mut each: impl FnMut(StoredEvent),
 ) -> Result<()> {
-    let http = reqwest::Client::new();
-    let url = base
-        .join("/events")
-        .with_context(|| format!("{base} is not a base URL for the events-api"))?;
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut query = vec![
-            ("since", since_ms.to_string()),
-            ("until", until_ms.to_string()),
-            ("limit", "1000".to_owned()),
-        ];
-        if let Some(c) = &cursor {
-            query.push(("cursor", c.clone()));
-        }
-        let response = http
-            .get(url.clone())
-            .query(&query)
-            .send()
-            .await
-            .with_context(|| {
-                format!(
-                    "the events-api is not reachable at {base}: start it (`ptrack up`), \
-                     set --events-api / EVENTS_API_URL, or verify through --database-url"
-                )
-            })?;
-        let status = response.status();
-        cursor = response
-            .headers()
-            .get("x-next-cursor")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            bail!("the events-api answered {status} to GET {url}: {body}");
-        }
-        let events: Vec<ApiEvent> = response
-            .json()
-            .await
-            .with_context(|| format!("the events-api at {base} sent a body that is not events"))?;
-        for event in events {
-            each(event);
-        }
-        if cursor.is_none() {
-            return Ok(());
-        }
+    let mut pages = api.pages(EventsQuery {
+        since: Some(since),
+        until: Some(until),
+        limit: Some(1000),
+        ..EventsQuery::default()
+    });
+    while let Some(page) = pages.next_page().await.context(
+        "--verify reads the stored events through the events-api: start the stack, set \
+         --events-api / EVENTS_API_URL, or verify through --database-url",
+    )? {
+        page.events.into_iter().for_each(&mut each);
     }
+    Ok(())
 }

@@ -17,13 +17,13 @@ use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use tokio::sync::mpsc;
+
 use super::{
-    Context, Endpoint, Health, LogsRequest, ReplicaStatus, RunState, Runtime, print_log_line,
+    Context, Endpoint, Endpoints, Health, LogLine, Logs, LogsRequest, Observer, ReplicaStatus,
+    RunState, Runtime, UpOptions,
 };
-use crate::{
-    progress::Progress,
-    stack::{ServiceName, Wiring, database_url},
-};
+use crate::stack::{ServiceName, Wiring, database_url, port_forward_listing};
 
 /// The namespace kube/ puts everything in.
 pub const NAMESPACE: &str = "ptrack";
@@ -81,11 +81,16 @@ impl Kube {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("kubectl"));
         let manifests = find_manifests()?;
-        Ok(Self {
+        Ok(Self::with(context, kubectl, manifests))
+    }
+
+    /// The runtime with `kubectl` and the `manifests` folder given, not looked for.
+    pub fn with(context: Context, kubectl: PathBuf, manifests: PathBuf) -> Self {
+        Self {
             context,
             kubectl,
             manifests,
-        })
+        }
     }
 
     /// Runs kubectl to the end; its output on success, its error text on failure.
@@ -163,12 +168,14 @@ fn find_manifests() -> Result<PathBuf> {
 }
 
 impl Runtime for Kube {
-    async fn up(&self, progress: &mut Progress) -> Result<Vec<Endpoint>> {
+    /// Waits for each rollout as long as kubectl's own timeout (`ROLLOUT_TIMEOUT`), not
+    /// `options.timeout`: a first pull of the images takes longer than a local start.
+    async fn up(&self, _: &UpOptions, observer: &mut dyn Observer) -> Result<Vec<Endpoint>> {
         let stack = &self.context.stack;
         self.check_partitions()?;
-        let names: Vec<&str> = stack.services.iter().map(|s| s.name.as_str()).collect();
-        progress.set_names(names);
-        progress.note(&format!("kubectl apply -k {}", self.manifests()));
+        let names: Vec<String> = stack.services.iter().map(|s| s.name.to_string()).collect();
+        observer.names(&names);
+        observer.note(&format!("kubectl apply -k {}", self.manifests()));
         self.kubectl(&["apply", "-k", &self.manifests()]).await?;
 
         // Only what `--scale` asked for: the others keep kube/'s replicas and autoscalers.
@@ -186,21 +193,21 @@ impl Runtime for Kube {
             .await?;
         }
         if let Some(warning) = stack.idle_processors() {
-            progress.note(&format!("warning: {warning}"));
+            observer.note(&format!("warning: {warning}"));
         }
 
         for service in &stack.services {
             let name = service.name.as_str();
-            progress.begin(name, "rolling out");
+            observer.begin(name, "rolling out");
             let target = workload(service.name);
             let timeout = format!("--timeout={ROLLOUT_TIMEOUT}");
             match self
                 .kubectl(&["-n", NAMESPACE, "rollout", "status", &target, &timeout])
                 .await
             {
-                Ok(_) => progress.ready(name, "ready"),
+                Ok(_) => observer.ready(name, "ready"),
                 Err(err) => {
-                    progress.failed(name, "not ready");
+                    observer.failed(name, "not ready");
                     let logs = self
                         .kubectl(&["-n", NAMESPACE, "logs", &target, "--tail=20"])
                         .await
@@ -213,26 +220,10 @@ impl Runtime for Kube {
             }
         }
 
-        Ok(stack
-            .services
-            .iter()
-            .filter(|s| s.binary.is_some())
-            .map(|s| Endpoint {
-                name: s.name.to_string(),
-                url: format!(
-                    "http://{}.{NAMESPACE}.svc:{} (from here: kubectl -n {NAMESPACE} \
-                     port-forward svc/{} {}:{})",
-                    s.name,
-                    s.port,
-                    s.name,
-                    stack.host_port(s.name, 0),
-                    s.port
-                ),
-            })
-            .collect())
+        Ok(port_forward_listing(stack, NAMESPACE))
     }
 
-    async fn down(&self) -> Result<()> {
+    async fn down(&self, _: &mut dyn Observer) -> Result<()> {
         // Scaling to zero keeps the namespace and its PersistentVolumeClaims.
         self.kubectl(&[
             "-n",
@@ -246,7 +237,7 @@ impl Runtime for Kube {
         Ok(())
     }
 
-    async fn clean(&self) -> Result<()> {
+    async fn clean(&self, _: &mut dyn Observer) -> Result<()> {
         self.kubectl(&["delete", "-k", &self.manifests(), "--ignore-not-found"])
             .await?;
         Ok(())
@@ -274,21 +265,23 @@ impl Runtime for Kube {
         Ok(statuses)
     }
 
-    async fn logs(&self, request: &LogsRequest) -> Result<()> {
+    async fn logs(&self, request: &LogsRequest) -> Result<Logs> {
         let stack = &self.context.stack;
-        let services: Vec<ServiceName> = match &request.service {
-            Some(name) => {
-                // `processor-2` is not a kube name: pods are named by kubernetes.
-                let base = name.parse::<ServiceName>().with_context(|| {
-                    format!("{name}: with the kube runtime, name a service (see `ptrack status`)")
-                })?;
-                vec![base]
+        // Pods are named by kubernetes: a service selects all of its pods, one replica
+        // (`processor-2`) cannot be told apart.
+        let mut services: Vec<ServiceName> = Vec::new();
+        for replica in stack.select(request.service.as_deref())? {
+            if !services.contains(&replica.service) {
+                services.push(replica.service);
             }
-            None => stack.services.iter().map(|s| s.name).collect(),
-        };
-        let width = services.iter().map(|s| s.as_str().len()).max().unwrap_or(0);
-        let mut tasks = Vec::new();
-        for service in services {
+        }
+        if let Some(name) = &request.service
+            && name.parse::<ServiceName>().is_err()
+        {
+            bail!("{name}: with the kube runtime, name a service (see `ptrack status`)");
+        }
+        let (tx, lines) = mpsc::channel(Logs::BUFFER);
+        for &service in &services {
             let mut args = vec![
                 "-n".to_owned(),
                 NAMESPACE.to_owned(),
@@ -309,21 +302,38 @@ impl Runtime for Kube {
                 .with_context(|| format!("running {}", self.kubectl.display()))?;
             // Piped just above.
             let stdout = child.stdout.take().expect("stdout is piped");
-            tasks.push(tokio::spawn(async move {
+            let tx = tx.clone();
+            tokio::spawn(async move {
                 let mut lines = BufReader::new(stdout).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    print_log_line(service.as_str(), width, &line);
+                    let line = LogLine {
+                        replica: service.to_string(),
+                        line,
+                    };
+                    if tx.send(Ok(line)).await.is_err() {
+                        // Nobody reads any more; dropping the child kills kubectl.
+                        return;
+                    }
                 }
-                child.wait().await
-            }));
+                let failed = match child.wait().await {
+                    Ok(status) => !status.success(),
+                    Err(_) => true,
+                };
+                if failed {
+                    let err =
+                        anyhow::anyhow!("kubectl logs failed: is the stack up (`ptrack status`)?");
+                    let _ = tx.send(Err(err)).await;
+                }
+            });
         }
-        for task in tasks {
-            let status = task.await.context("log task")??;
-            if !status.success() {
-                bail!("kubectl logs failed: is the stack up (`ptrack status`)?");
-            }
-        }
-        Ok(())
+        let names = services.iter().map(ToString::to_string).collect();
+        Ok(Logs { names, lines })
+    }
+
+    /// Nothing: the services, the broker and PostgreSQL live in the cluster, reached from
+    /// here only through `kubectl port-forward` (which `up` lists).
+    fn endpoints(&self) -> Endpoints {
+        Endpoints::unreachable()
     }
 }
 
@@ -398,4 +408,133 @@ struct Condition {
     #[serde(rename = "type")]
     kind: String,
     status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::runtime::{
+        RuntimeKind, State,
+        observer::{Recorder, UpEvent},
+    };
+
+    /// kube/ with only what `up` reads itself, and a kubectl that answers every command
+    /// but the rollout of `failing` (no cluster runs here).
+    fn kube(dir: &std::path::Path, failing: &str) -> Kube {
+        let manifests = dir.join("kube");
+        std::fs::create_dir_all(&manifests).unwrap();
+        std::fs::write(manifests.join("config.yaml"), "  KAFKA_PARTITIONS: \"3\"\n").unwrap();
+        let kubectl = dir.join("kubectl");
+        let script = format!(
+            "#!/bin/sh\ncase \"$*\" in\n  *rollout*{failing}*) echo 'timed out' >&2; exit 1;;\n  \
+             *logs*) echo 'last words';;\nesac\n"
+        );
+        std::fs::write(&kubectl, script).unwrap();
+        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let state = State {
+            runtime: RuntimeKind::Kube,
+            partitions: 3,
+            scale: BTreeMap::new(),
+            port_offset: 0,
+            external_database_url: None,
+        };
+        let context = Context::new(dir.join("data"), state).unwrap();
+        Kube::with(context, kubectl, manifests)
+    }
+
+    #[tokio::test]
+    async fn up_reports_each_rollout_to_the_observer() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = kube(dir.path(), "nothing");
+        let mut recorder = Recorder::default();
+        let endpoints = kube.up(&UpOptions::default(), &mut recorder).await.unwrap();
+        let events = &recorder.events;
+        let services = ["broker", "postgres", "processor", "events-api", "collector"];
+        assert_eq!(
+            events[0],
+            UpEvent::Names(services.map(str::to_owned).to_vec())
+        );
+        assert!(
+            matches!(&events[1], UpEvent::Note(text) if text.starts_with("kubectl apply -k ")),
+            "{events:?}"
+        );
+        for name in services {
+            let begin = events
+                .iter()
+                .position(|e| {
+                    *e == UpEvent::Begin {
+                        name: name.into(),
+                        what: "rolling out".into(),
+                    }
+                })
+                .unwrap_or_else(|| panic!("{name} begins: {events:?}"));
+            assert_eq!(
+                events[begin + 1],
+                UpEvent::Ready {
+                    name: name.into(),
+                    what: "ready".into()
+                }
+            );
+        }
+        assert_eq!(endpoints.len(), 3, "{endpoints:?}");
+        assert!(endpoints[0].url.contains("port-forward svc/processor"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_rollout_is_reported_and_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = kube(dir.path(), "events-api");
+        let mut recorder = Recorder::default();
+        let err = kube
+            .up(&UpOptions::default(), &mut recorder)
+            .await
+            .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("events-api did not become ready"), "{err}");
+        assert!(err.contains("last words"), "the log's tail: {err}");
+        assert_eq!(
+            recorder.events.last(),
+            Some(&UpEvent::Failed {
+                name: "events-api".into(),
+                why: "not ready".into()
+            })
+        );
+        assert!(
+            !recorder
+                .events
+                .iter()
+                .any(|e| e.name() == Some("collector")),
+            "nothing after the failure"
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_are_tagged_by_service_and_a_replica_cannot_be_chosen() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = kube(dir.path(), "nothing");
+        let request = LogsRequest {
+            service: Some("collector".into()),
+            follow: false,
+            tail: Some(5),
+        };
+        let mut logs = kube.logs(&request).await.unwrap();
+        assert_eq!(logs.names, ["collector"]);
+        let line = logs.lines.recv().await.unwrap().unwrap();
+        assert_eq!(
+            line,
+            LogLine {
+                replica: "collector".into(),
+                line: "last words".into()
+            }
+        );
+        assert!(logs.lines.recv().await.is_none(), "the log ends");
+        let request = LogsRequest {
+            service: Some("collector-2".into()),
+            ..request
+        };
+        let err = kube.logs(&request).await.unwrap_err().to_string();
+        assert!(err.contains("no service or replica named"), "{err}");
+    }
 }

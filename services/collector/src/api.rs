@@ -19,8 +19,7 @@ use ptrack_common::{
     health::{Health, health_handler},
     metrics::{latency_buckets, metrics_handler},
 };
-use serde::Serialize;
-use serde_json::json;
+use ptrack_wire::{ErrorBody, HealthBody, HealthState, Rejected, TrackResponse};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     decompression::RequestDecompressionLayer,
@@ -123,19 +122,6 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_headers([header::CONTENT_TYPE, header::CONTENT_ENCODING])
 }
 
-/// What a client is told about a batch.
-#[derive(Debug, Serialize)]
-pub struct TrackResponse {
-    pub accepted: usize,
-    pub rejected: Vec<Rejected>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Rejected {
-    pub index: usize,
-    pub reason: String,
-}
-
 /// Errors of the API. Internal detail (broker errors) is logged, never sent.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -163,7 +149,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = Json(json!({"error": self.to_string()}));
+        let body = Json(ErrorBody::new(self.to_string()));
         if matches!(self, Self::Unavailable) {
             (status, [(header::RETRY_AFTER, "1")], body).into_response()
         } else {
@@ -267,10 +253,10 @@ async fn handle_track(
 /// `GET /ready`: 200 once the broker answers and the topic exists.
 async fn ready(State(state): State<AppState>) -> Response {
     match state.producer.ready().await {
-        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Ok(()) => Json(HealthBody::new(HealthState::Ready)).into_response(),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not ready", "reason": reason})),
+            Json(HealthBody::with_reason(HealthState::NotReady, reason)),
         )
             .into_response(),
     }

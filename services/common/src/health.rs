@@ -9,7 +9,7 @@ use std::{
 };
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
-use serde_json::{Value, json};
+use ptrack_wire::{ComponentHealth, HealthBody, HealthState};
 
 #[derive(Debug, Clone, Default)]
 pub struct Health {
@@ -53,25 +53,36 @@ impl Health {
         self.components.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether every component is healthy, and each one's state.
-    pub fn check(&self) -> (bool, Value) {
+    /// Every component's state, and `ok` only when all are.
+    pub fn check(&self) -> HealthBody {
         let now = Instant::now();
         let mut all_ok = true;
-        let mut details = serde_json::Map::new();
+        let mut details = BTreeMap::new();
         for (name, component) in self.lock().iter() {
             let silent = now.duration_since(component.last_report);
-            let state = match &component.problem {
-                Some(problem) => json!({"status": "unhealthy", "reason": problem}),
-                None if silent > component.deadline => json!({
-                    "status": "unhealthy",
-                    "reason": format!("no progress report for {} s", silent.as_secs()),
-                }),
-                None => json!({"status": "ok"}),
+            let reason = match &component.problem {
+                Some(problem) => Some(problem.clone()),
+                None if silent > component.deadline => {
+                    Some(format!("no progress report for {} s", silent.as_secs()))
+                }
+                None => None,
             };
-            all_ok &= state["status"] == "ok";
-            details.insert((*name).to_owned(), state);
+            all_ok &= reason.is_none();
+            let status = match reason {
+                None => HealthState::Ok,
+                Some(_) => HealthState::Unhealthy,
+            };
+            details.insert((*name).to_owned(), ComponentHealth { status, reason });
         }
-        (all_ok, Value::Object(details))
+        HealthBody {
+            status: if all_ok {
+                HealthState::Ok
+            } else {
+                HealthState::Unhealthy
+            },
+            reason: None,
+            components: Some(details),
+        }
     }
 }
 
@@ -102,13 +113,12 @@ impl Reporter {
 
 /// `GET /health`: 200 when every component is healthy, 503 otherwise.
 pub async fn health_handler(State(health): State<Health>) -> impl IntoResponse {
-    let (ok, components) = health.check();
-    let status = if ok {
+    let body = health.check();
+    let status = if body.status.is_good() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({"status": if ok { "ok" } else { "unhealthy" }, "components": components});
     (status, Json(body))
 }
 
@@ -122,19 +132,24 @@ mod tests {
         let fast = health.register("consumer", Duration::from_secs(60));
         let stalled = health.register("batcher", Duration::ZERO);
         std::thread::sleep(Duration::from_millis(5));
-        assert!(
-            !health.check().0,
+        assert_eq!(
+            health.check().status,
+            HealthState::Unhealthy,
             "a component past its deadline is unhealthy"
         );
         stalled.healthy();
         let _ = stalled;
         fast.unhealthy("database unreachable");
-        let (ok, details) = health.check();
-        assert!(!ok);
-        assert_eq!(details["consumer"]["reason"], "database unreachable");
+        let body = health.check();
+        assert_eq!(body.status, HealthState::Unhealthy);
+        let details = body.components.unwrap();
+        assert_eq!(
+            details["consumer"].reason.as_deref(),
+            Some("database unreachable")
+        );
         fast.healthy();
         // `batcher` has a zero deadline, so it is stalled again by now.
         std::thread::sleep(Duration::from_millis(2));
-        assert!(!health.check().0);
+        assert_eq!(health.check().status, HealthState::Unhealthy);
     }
 }

@@ -3,7 +3,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use ptrack_wire::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -30,6 +30,6 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         };
-        (status, Json(json!({"error": self.to_string()}))).into_response()
+        (status, Json(ErrorBody::new(self.to_string()))).into_response()
     }
 }

@@ -10,8 +10,8 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::{Value, json};
+use ptrack_wire::{HealthBody, HealthState, MinuteCount, NEXT_CURSOR_HEADER, Stats, StoredEvent};
+use serde_json::Value;
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
@@ -28,16 +28,16 @@ pub fn app(pool: PgPool) -> Router {
         .with_state(pool)
 }
 
-/// One stored event as the API returns it; `timestamp` is Unix milliseconds, as sent.
-#[derive(Debug, Serialize, FromRow)]
-pub struct StoredEvent {
+/// One row of `user_events` as `/events` reads it; it is sent as a [`StoredEvent`] (the
+/// wire crate's type: `sqlx` stays out of it).
+#[derive(Debug, FromRow)]
+struct EventRow {
     pub event_id: Uuid,
     pub event_type: String,
     pub location_type: String,
     pub component_name: Option<String>,
     pub page_path: Option<String>,
     pub page_title: Option<String>,
-    #[serde(serialize_with = "as_millis")]
     pub timestamp: DateTime<Utc>,
     pub user_metadata: Value,
     pub full_event_data: Value,
@@ -49,8 +49,26 @@ pub struct StoredEvent {
     pub inserted_at: DateTime<Utc>,
 }
 
-fn as_millis<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_i64(t.timestamp_millis())
+impl From<EventRow> for StoredEvent {
+    fn from(row: EventRow) -> Self {
+        Self {
+            event_id: row.event_id,
+            event_type: row.event_type,
+            location_type: row.location_type,
+            component_name: row.component_name,
+            page_path: row.page_path,
+            page_title: row.page_title,
+            timestamp: row.timestamp,
+            user_metadata: row.user_metadata,
+            full_event_data: row.full_event_data,
+            received_at: row.received_at,
+            app_name: row.app_name,
+            app_version: row.app_version,
+            session_id: row.session_id,
+            anonymous_id: row.anonymous_id,
+            inserted_at: row.inserted_at,
+        }
+    }
 }
 
 /// `GET /events`: newest first. The body is the JSON array the original API returned;
@@ -60,7 +78,7 @@ async fn events(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let q = EventsQuery::parse(&params)?;
-    let rows: Vec<StoredEvent> = sqlx::query_as(
+    let rows: Vec<EventRow> = sqlx::query_as(
         r#"SELECT event_id, event_type, location_type, component_name, page_path, page_title,
                   "timestamp", user_metadata, full_event_data, received_at, app_name,
                   app_version, session_id, anonymous_id, inserted_at
@@ -96,26 +114,11 @@ async fn events(
         };
         // A cursor is digits, '_' and a UUID: always a valid header value.
         if let Ok(value) = HeaderValue::from_str(&cursor.encode()) {
-            headers.insert("x-next-cursor", value);
+            headers.insert(NEXT_CURSOR_HEADER, value);
         }
     }
-    Ok((headers, Json(rows)))
-}
-
-#[derive(Debug, Serialize)]
-pub struct Stats {
-    pub since: DateTime<Utc>,
-    pub until: DateTime<Utc>,
-    pub total: i64,
-    pub by_type: BTreeMap<String, i64>,
-    pub by_minute: Vec<MinuteCount>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MinuteCount {
-    pub minute: DateTime<Utc>,
-    pub total: i64,
-    pub by_type: BTreeMap<String, i64>,
+    let events: Vec<StoredEvent> = rows.into_iter().map(StoredEvent::from).collect();
+    Ok((headers, Json(events)))
 }
 
 /// `GET /stats`: counts by event type and by minute over `[since, until)`.
@@ -163,12 +166,13 @@ async fn stats(
 /// `GET /health`: 200 when the database answers.
 async fn health(State(pool): State<PgPool>) -> impl IntoResponse {
     match sqlx::query("SELECT 1").execute(&pool).await {
-        Ok(_) => (StatusCode::OK, Json(json!({"status": "ok"}))),
+        Ok(_) => (StatusCode::OK, Json(HealthBody::new(HealthState::Ok))),
         Err(err) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({"status": "unhealthy", "reason": format!("the database is not reachable: {err}")}),
-            ),
+            Json(HealthBody::with_reason(
+                HealthState::Unhealthy,
+                format!("the database is not reachable: {err}"),
+            )),
         ),
     }
 }

@@ -28,7 +28,7 @@ pub struct Config {
     pub join_delay: Duration,
     /// `KAFKA_ORPHAN_AFTER_MS` (default 30000): a partition of the group with waiting
     /// messages that has not moved for this long and is nobody's here makes this replica
-    /// rejoin the group (see `pipeline::watch_group`).
+    /// rejoin the group (see `pipeline/group_watch.rs`).
     pub orphan_after: Duration,
     /// `KAFKA_FETCH_WAIT_MS` (default 50): the longest a fetch waits at the broker for
     /// data. tansu 0.6 holds every fetch for the whole wait (or half of it from 250 ms up)

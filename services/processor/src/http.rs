@@ -8,17 +8,9 @@ use ptrack_common::{
     health::{Health, health_handler},
     metrics::metrics_handler,
 };
-use serde::Serialize;
+pub use ptrack_wire::ProcessorStatus as Status;
 
 use crate::metrics::Metrics;
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Status {
-    pub group_id: String,
-    pub topic: String,
-    pub partitions: Vec<i32>,
-    pub lag: i64,
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct SharedStatus(Arc<Mutex<Status>>);

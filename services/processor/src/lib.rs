@@ -1,13 +1,18 @@
 //! The processor: consumes `user-tracking-events` in a consumer group, checks each
-//! message, writes valid events to `user_events` in batches (one statement per batch,
-//! `ON CONFLICT (event_id) DO NOTHING`), and commits offsets only after the database has
-//! committed. Messages that are not valid events go to the dead-letter topic with the
+//! message, writes valid events to `user_events` in batches, and commits offsets only
+//! after the database has committed. A batch is one `COPY`; a batch that repeats a stored
+//! event (a replay) fails that `COPY` as a whole and is written again with one
+//! `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT (event_id) DO NOTHING`, which stores only
+//! the new ones. Messages that are not valid events go to the dead-letter topic with the
 //! reason. A crash anywhere loses nothing; a replay duplicates nothing.
 //!
 //! Layout:
 //! - [`config`]: settings from the environment.
-//! - [`pipeline`]: the consume → batch → insert → commit loop.
-//! - [`store`]: the batch insert and the PostgreSQL error classification.
+//! - [`pipeline`]: the consume → batch → insert → commit loop; beside it in `pipeline/`,
+//!   the consumer stage, the writer stage, the dead-letter producer and the group watch
+//!   (lag, and rejoining when a partition is orphaned).
+//! - [`store`]: the batch write (`COPY`, then `INSERT ... ON CONFLICT`) and the PostgreSQL
+//!   error classification.
 //! - [`http`]: `/health`, `/metrics` and `/status` (partitions and lag).
 //! - [`metrics`]: the processor's counters.
 

@@ -1,0 +1,124 @@
+//! The consumer stage: reads a batch from Kafka (by count or time), decodes it, and hands
+//! it to the writer; a full hand-over channel stops it (the backpressure).
+
+use std::{sync::Arc, time::Duration};
+
+use ptrack_common::{
+    event::{Limits, ReceivedEvent},
+    health::Reporter,
+};
+use rdkafka::{Message, consumer::StreamConsumer, message::OwnedMessage};
+use tokio::{
+    sync::mpsc,
+    time::{Instant, timeout, timeout_at},
+};
+use tokio_util::sync::CancellationToken;
+
+use super::Prepared;
+use crate::{Config, store::Columns};
+
+/// The consumer stage: batches, decodes, and hands over; returns when asked to stop or
+/// when the writer is gone.
+pub(super) async fn consume(
+    consumer: Arc<StreamConsumer>,
+    config: Config,
+    health: Reporter,
+    cancel: CancellationToken,
+    batches: mpsc::Sender<Prepared>,
+) {
+    let limits = Limits::default();
+    loop {
+        let messages = next_batch(&consumer, &config, &health, &cancel).await;
+        if messages.is_empty() {
+            if cancel.is_cancelled() {
+                return;
+            }
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let mut rows = Columns::with_capacity(messages.len());
+        let mut bad = Vec::new();
+        for (i, message) in messages.iter().enumerate() {
+            match ReceivedEvent::decode(message.payload().unwrap_or_default(), &limits) {
+                Ok(event) => rows.push(event),
+                Err(reason) => bad.push((i, reason)),
+            }
+        }
+        let batch = Prepared {
+            messages,
+            rows,
+            bad,
+            started,
+        };
+        if batches.send(batch).await.is_err() {
+            return;
+        }
+        // Progress: under steady traffic `next_batch` is never idle, and would never
+        // report.
+        health.healthy();
+    }
+}
+
+pub(super) fn create_consumer(config: &Config) -> anyhow::Result<StreamConsumer> {
+    let mut client = config.kafka.client_config();
+    client
+        .set("group.id", &config.group_id)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        // A replica killed with -9 is noticed after this long, and its partitions move.
+        .set("session.timeout.ms", "10000")
+        // The rebalance timeout: how long the group waits for every known member to rejoin.
+        // Kept short so that a replica killed with -9 does not hold up its successor.
+        .set("max.poll.interval.ms", "20000")
+        .set("heartbeat.interval.ms", "1000")
+        // librdkafka prefetches up to this much per partition (default 64 MiB): with a
+        // backlog on three partitions that took the processor to 175 MiB. 16 MiB is still
+        // about ten batches of 1000 events a partition.
+        .set("queued.max.messages.kbytes", "16384")
+        .set(
+            "fetch.wait.max.ms",
+            config.fetch_wait.as_millis().to_string(),
+        );
+    Ok(client.create()?)
+}
+
+/// Waits for the first message (reporting health once a second while idle), then fills
+/// the batch until it is full or `batch_timeout` has passed since the first message.
+async fn next_batch(
+    consumer: &StreamConsumer,
+    config: &Config,
+    health: &Reporter,
+    cancel: &CancellationToken,
+) -> Vec<OwnedMessage> {
+    let mut batch = Vec::new();
+    let first = tokio::select! {
+        _ = cancel.cancelled() => return batch,
+        first = timeout(Duration::from_secs(1), consumer.recv()) => first,
+    };
+    match first {
+        Err(_idle) => {
+            health.healthy();
+            return batch;
+        }
+        Ok(Err(err)) => {
+            health.unhealthy(format!("consuming failed: {err}"));
+            tracing::warn!(%err, "consuming failed; retrying");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return batch;
+        }
+        Ok(Ok(message)) => batch.push(message.detach()),
+    }
+    let deadline = Instant::now() + config.batch_timeout;
+    while batch.len() < config.batch_size {
+        match timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(message)) => batch.push(message.detach()),
+            Ok(Err(err)) => {
+                tracing::warn!(%err, "consuming failed mid-batch; writing what we have");
+                break;
+            }
+            Err(_deadline) => break,
+        }
+    }
+    batch
+}
