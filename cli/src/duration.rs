@@ -104,13 +104,26 @@ mod tests {
             ("2d", 172_800.0),
             (" 15m ", 900.0),
         ] {
-            assert_eq!(parse(text).unwrap(), Duration::from_secs_f64(secs), "{text}");
+            assert_eq!(
+                parse(text).unwrap(),
+                Duration::from_secs_f64(secs),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn refuses_what_is_not_a_duration() {
-        for text in ["", "m", "ten", "5 parsecs", "1h30", "-5s", "1e3s", "1000000d"] {
+        for text in [
+            "",
+            "m",
+            "ten",
+            "5 parsecs",
+            "1h30",
+            "-5s",
+            "1e3s",
+            "1000000d",
+        ] {
             assert!(parse(text).is_err(), "{text:?} parsed");
         }
         let err = parse("5y").unwrap_err().to_string();
@@ -119,7 +132,9 @@ mod tests {
 
     #[test]
     fn what_is_printed_reads_back() {
-        for secs in [0.25, 1.0, 1.5, 12.0, 90.0, 120.0, 3600.0, 3720.0, 86_400.0, 97_200.0] {
+        for secs in [
+            0.25, 1.0, 1.5, 12.0, 90.0, 120.0, 3600.0, 3720.0, 86_400.0, 97_200.0,
+        ] {
             let d = Duration::from_secs_f64(secs);
             let text = format(d);
             assert_eq!(parse(&text).unwrap(), d, "{secs} printed as {text}");

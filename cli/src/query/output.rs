@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
+use ptrack_wire::StoredEvent;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
@@ -28,7 +29,8 @@ pub enum Format {
 }
 
 /// One event as `ptrack query` writes it: the stored event with its times in UTC RFC
-/// 3339 (the events-api sends the browser's `timestamp` as Unix milliseconds).
+/// 3339 (the events-api sends the browser's `timestamp` as Unix milliseconds). The Kafka
+/// position is left out of JSON for rows stored before the processor recorded it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
     pub event_id: Uuid,
@@ -48,6 +50,49 @@ pub struct Record {
     pub session_id: Option<String>,
     pub anonymous_id: Option<String>,
     pub user_metadata: Value,
+    /// The event exactly as the tracker sent it (with `dom_info`).
+    pub full_event_data: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka_partition: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka_offset: Option<i64>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "opt_rfc3339"
+    )]
+    pub kafka_timestamp: Option<DateTime<Utc>>,
+}
+
+impl From<StoredEvent> for Record {
+    fn from(e: StoredEvent) -> Self {
+        Self {
+            event_id: e.event_id,
+            event_type: e.event_type,
+            location_type: e.location_type,
+            component_name: e.component_name,
+            page_path: e.page_path,
+            page_title: e.page_title,
+            timestamp: e.timestamp,
+            received_at: e.received_at,
+            inserted_at: e.inserted_at,
+            app_name: e.app_name,
+            app_version: e.app_version,
+            session_id: e.session_id,
+            anonymous_id: e.anonymous_id,
+            user_metadata: e.user_metadata,
+            full_event_data: e.full_event_data,
+            kafka_partition: e.kafka_partition,
+            kafka_offset: e.kafka_offset,
+            kafka_timestamp: e.kafka_timestamp,
+        }
+    }
+}
+
+fn opt_rfc3339<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&rfc3339(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 fn as_rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -64,10 +109,11 @@ pub struct Writer<W: Write> {
     /// The table's first rows, held until there are enough to size the columns.
     pending: Vec<[String; COLUMNS]>,
     widths: Option<[usize; COLUMNS]>,
-    csv: Option<csv::Writer<Vec<u8>>>,
+    /// The CSV row buffer, reused; `None` until the header is written.
+    csv: Option<Vec<u8>>,
 }
 
-const COLUMNS: usize = 11;
+const COLUMNS: usize = 12;
 const HEADER: [&str; COLUMNS] = [
     "TIME",
     "TYPE",
@@ -80,9 +126,11 @@ const HEADER: [&str; COLUMNS] = [
     "APP",
     "RECEIVED",
     "STORED",
+    "KAFKA",
 ];
-/// The narrow table shows the first four columns.
-const NARROW: usize = 4;
+/// The narrow table shows the first five columns: the event id is what
+/// `ptrack query trace` takes.
+const NARROW: usize = 5;
 /// Rows held to size the table's columns; later rows are cut to those widths.
 const SIZING_ROWS: usize = 100;
 /// The widest a text column grows, so that one long page path does not push the rest
@@ -108,6 +156,12 @@ impl<W: Write> Writer<W> {
         self.written
     }
 
+    /// The time the table's relative times count back from (`--follow` moves it on
+    /// before each batch).
+    pub fn set_now(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+    }
+
     pub fn write(&mut self, record: &Record) -> io::Result<()> {
         match self.format {
             Format::Ndjson => {
@@ -115,21 +169,29 @@ impl<W: Write> Writer<W> {
                 self.out.write_all(b"\n")?;
             }
             Format::Json => {
-                self.out
-                    .write_all(if self.written == 0 { b"[\n  " } else { b",\n  " })?;
+                self.out.write_all(if self.written == 0 {
+                    b"[\n  "
+                } else {
+                    b",\n  "
+                })?;
                 serde_json::to_writer(&mut self.out, record)?;
             }
             Format::Csv => {
-                let csv = self.csv.get_or_insert_with(|| {
-                    let mut w = csv::Writer::from_writer(Vec::new());
-                    // Into a Vec: cannot fail.
-                    w.write_record(CSV_HEADER).expect("writing to memory");
-                    w
-                });
-                csv.write_record(csv_row(record)).map_err(io::Error::other)?;
-                csv.flush()?;
-                let bytes = std::mem::take(csv.get_mut());
-                self.out.write_all(&bytes)?;
+                let first = self.csv.is_none();
+                let mut buf = self.csv.take().unwrap_or_default();
+                buf.clear();
+                {
+                    // Into memory (a row at a time, so nothing is held back): the csv
+                    // crate does the quoting.
+                    let mut w = csv::Writer::from_writer(&mut buf);
+                    if first {
+                        w.write_record(CSV_HEADER).map_err(io::Error::other)?;
+                    }
+                    w.write_record(csv_row(record)).map_err(io::Error::other)?;
+                    w.flush()?;
+                }
+                self.out.write_all(&buf)?;
+                self.csv = Some(buf);
             }
             Format::Table | Format::Wide => {
                 let row = self.table_row(record);
@@ -203,6 +265,10 @@ impl<W: Write> Writer<W> {
             app,
             delay(r.received_at),
             delay(r.inserted_at),
+            match (r.kafka_partition, r.kafka_offset) {
+                (Some(p), Some(o)) => format!("{p}/{o}"),
+                _ => "-".to_owned(),
+            },
         ]
     }
 
@@ -285,7 +351,7 @@ fn cut(text: &str, width: usize) -> String {
     cut
 }
 
-const CSV_HEADER: [&str; 14] = [
+const CSV_HEADER: [&str; 18] = [
     "event_id",
     "event_type",
     "location_type",
@@ -300,9 +366,13 @@ const CSV_HEADER: [&str; 14] = [
     "session_id",
     "anonymous_id",
     "user_metadata",
+    "full_event_data",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
 ];
 
-fn csv_row(r: &Record) -> [String; 14] {
+fn csv_row(r: &Record) -> [String; 18] {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     [
         r.event_id.to_string(),
@@ -319,6 +389,10 @@ fn csv_row(r: &Record) -> [String; 14] {
         opt(&r.session_id),
         opt(&r.anonymous_id),
         r.user_metadata.to_string(),
+        r.full_event_data.to_string(),
+        r.kafka_partition.map(|p| p.to_string()).unwrap_or_default(),
+        r.kafka_offset.map(|o| o.to_string()).unwrap_or_default(),
+        r.kafka_timestamp.map(rfc3339).unwrap_or_default(),
     ]
 }
 
@@ -349,6 +423,10 @@ mod tests {
             session_id: Some("s1".into()),
             anonymous_id: None,
             user_metadata: serde_json::json!({"plan": "pro"}),
+            full_event_data: serde_json::json!({"event_type": event_type}),
+            kafka_partition: Some(1),
+            kafka_offset: Some(42),
+            kafka_timestamp: Some(t + chrono::Duration::milliseconds(25)),
         }
     }
 
@@ -364,7 +442,10 @@ mod tests {
     fn the_table_aligns_columns_with_relative_times() {
         let text = render(
             Format::Table,
-            &[record("CLICK", "/products/1", 5), record("PAGE_VIEW", "/", 120)],
+            &[
+                record("CLICK", "/products/1", 5),
+                record("PAGE_VIEW", "/", 120),
+            ],
         );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
@@ -380,7 +461,15 @@ mod tests {
     #[test]
     fn wide_adds_every_column_and_delays() {
         let text = render(Format::Wide, &[record("CLICK", "/cart", 5)]);
-        for needle in ["EVENT_ID", "SESSION", "shop 1.0", "+20ms", "+150ms", "2026-12-03T11:59:55.000Z"] {
+        for needle in [
+            "EVENT_ID",
+            "SESSION",
+            "shop 1.0",
+            "+20ms",
+            "+150ms",
+            "2026-12-03T11:59:55.000Z",
+            "1/42",
+        ] {
             assert!(text.contains(needle), "{needle}: {text}");
         }
     }
@@ -392,10 +481,15 @@ mod tests {
         assert_eq!(json.len(), 2);
         assert_eq!(json[0]["timestamp"], "2026-12-03T11:59:55.000Z");
         assert_eq!(json[1]["event_type"], "HOVER_ENTER");
+        assert_eq!(json[0]["kafka_offset"], 42);
+        assert_eq!(json[0]["kafka_timestamp"], "2026-12-03T11:59:55.025Z");
         assert_eq!(render(Format::Json, &[]), "[]\n");
 
         let nd = render(Format::Ndjson, &records);
-        let lines: Vec<Value> = nd.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = nd
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["page_path"], "/b");
 

@@ -11,7 +11,11 @@ pub fn parse_time(flag: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime
     let hint = "write RFC 3339 (2026-12-03T10:00:00Z), Unix milliseconds (1764756000000) \
                 or a time ago (15m, 2h, 1h30m, 7d)";
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return match text.parse::<i64>().ok().and_then(DateTime::from_timestamp_millis) {
+        return match text
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+        {
             Some(t) => Ok(t),
             None => bail!("{flag} {text}: out of range as Unix milliseconds; {hint}"),
         };
@@ -70,8 +74,14 @@ mod tests {
     #[test]
     fn reads_the_three_forms() {
         let at = |s: &str| parse_time("--since", s, now()).unwrap();
-        assert_eq!(rfc3339(at("2026-12-03T10:00:00Z")), "2026-12-03T10:00:00.000Z");
-        assert_eq!(rfc3339(at("2026-12-03T11:00:00+01:00")), "2026-12-03T10:00:00.000Z");
+        assert_eq!(
+            rfc3339(at("2026-12-03T10:00:00Z")),
+            "2026-12-03T10:00:00.000Z"
+        );
+        assert_eq!(
+            rfc3339(at("2026-12-03T11:00:00+01:00")),
+            "2026-12-03T10:00:00.000Z"
+        );
         assert_eq!(at("1764756000000").timestamp_millis(), 1_764_756_000_000);
         assert_eq!(rfc3339(at("15m")), "2026-12-03T11:45:00.000Z");
         assert_eq!(rfc3339(at("1h30m")), "2026-12-03T10:30:00.000Z");
