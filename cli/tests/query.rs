@@ -304,6 +304,7 @@ async fn trace_shows_the_four_stages_and_stats_count_by_page() {
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let trace = text(&out.stdout);
+    println!("{trace}");
     for stage in [
         "created in the browser",
         "received by the collector",
