@@ -68,8 +68,8 @@ pub struct QueryArgs {
     pub command: Option<QueryCommand>,
     #[command(flatten)]
     pub filters: Filters,
-    /// How many events, newest first (with --follow: the last N, then new ones); 0 for
-    /// every one, streamed page by page.
+    /// How many events, newest first; 0 for every one, streamed page by page. With
+    /// --follow: the last N oldest first, then new ones (0: only new ones, like tail).
     #[arg(short = 'n', long, default_value_t = 30, value_name = "N")]
     pub limit: u64,
     /// Every matching event (the same as -n 0).
@@ -237,11 +237,15 @@ async fn run_list(args: QueryArgs) -> Result<ExitCode> {
         if format == Format::Json {
             bail!("--follow writes events as they come: use -o ndjson instead of -o json");
         }
-        let last = match limit {
-            Some(n) if n <= MAX_FOLLOW_LAST => n,
+        // As with `tail -n 0 -f`, -n 0 prints only the new events.
+        let last = match args.limit {
+            _ if args.all => bail!(
+                "--follow prints the last N events (at most {MAX_FOLLOW_LAST}) before the new \
+                 ones: give -n N instead of --all"
+            ),
+            n if n <= MAX_FOLLOW_LAST => n,
             _ => bail!(
-                "--follow prints at most the last {MAX_FOLLOW_LAST} events before the new \
-                 ones: give -n N"
+                "--follow prints at most the last {MAX_FOLLOW_LAST} events before the new ones"
             ),
         };
         let notice = |notice: Notice| match notice {
