@@ -269,6 +269,24 @@ async fn posted_events_come_back_through_every_output_format() {
         "{stderr}"
     );
 
+    // A reader that stops early (`| head -n 1`) ends the command quietly with 0: 300
+    // more events are more than a pipe holds.
+    let many: Vec<Value> = (0..300)
+        .map(|_| event("CLICK", Some("Many"), "/"))
+        .collect();
+    let many = pipeline.post(many).await;
+    pipeline.stored(&many[299..]).await;
+    let piped = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#""$0" query --all --api-url "$1" | head -n 1 >/dev/null; echo "${PIPESTATUS[0]}""#)
+        .arg(env!("CARGO_BIN_EXE_ptrack"))
+        .arg(&url)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(text(&piped.stdout).trim(), "0", "{}", text(&piped.stderr));
+    assert!(piped.stderr.is_empty(), "quietly: {}", text(&piped.stderr));
+
     // No events-api there: say to start the stack.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
