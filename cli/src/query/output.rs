@@ -503,6 +503,22 @@ mod tests {
     }
 
     #[test]
+    fn a_row_stored_before_kafka_positions_were_recorded_leaves_them_out() {
+        let mut old = record("CLICK", "/", 5);
+        old.kafka_partition = None;
+        old.kafka_offset = None;
+        old.kafka_timestamp = None;
+        let line: Value = serde_json::from_str(&render(Format::Ndjson, &[old.clone()])).unwrap();
+        assert!(line.get("kafka_offset").is_none(), "{line}");
+        assert!(line.get("kafka_timestamp").is_none(), "{line}");
+        let wide = render(Format::Wide, &[old]);
+        assert!(
+            wide.lines().nth(1).unwrap().trim_end().ends_with('-'),
+            "{wide}"
+        );
+    }
+
+    #[test]
     fn long_cells_are_cut_and_colour_is_optional() {
         let long = format!("/{}", "x".repeat(200));
         let text = render(Format::Table, &[record("CLICK", &long, 1)]);
