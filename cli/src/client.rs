@@ -4,7 +4,8 @@
 //! unreadable. Every service URL the CLI asks is built here.
 //!
 //! - [`EventsApi`]: `GET /events` one page at a time ([`EventsApi::events`]) or every
-//!   page through the cursor ([`EventsApi::pages`]), `GET /stats`, `GET /health`.
+//!   page through the cursor ([`EventsApi::pages`]), one event (`GET /events/{id}`),
+//!   `GET /stats` (optionally by page or component), `GET /health`.
 //! - [`Processor`]: `GET /status`, `GET /metrics`, `GET /health`.
 //! - [`Collector`]: `POST /track`, `GET /metrics`, `GET /ready`, `GET /health`. (`ptrack
 //!   load`'s hot path writes its own requests: `load/http1.rs`.)
@@ -30,6 +31,7 @@ use ptrack_common::config::Secret;
 use ptrack_wire::{ErrorBody, HealthBody, NEXT_CURSOR_HEADER, StoredEvent, TrackResponse};
 use reqwest::{StatusCode, Url};
 use serde::{Serialize, de::DeserializeOwned};
+use uuid::Uuid;
 
 pub use ptrack_wire::{ProcessorStatus, Stats, TrackBatch};
 
@@ -390,6 +392,22 @@ impl EventsQuery {
     }
 }
 
+/// The breakdown `GET /stats` can add to its counts by type and by minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsBy {
+    Page,
+    Component,
+}
+
+impl StatsBy {
+    fn as_param(self) -> &'static str {
+        match self {
+            Self::Page => "page",
+            Self::Component => "component",
+        }
+    }
+}
+
 /// One page of `GET /events`, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
@@ -454,6 +472,21 @@ impl EventsApi {
         }
     }
 
+    /// One stored event with its Kafka position (when the processor recorded it);
+    /// `None` when no event with this id is stored.
+    pub async fn event(&self, event_id: Uuid) -> Result<Option<StoredEvent>, ClientError> {
+        let path = format!("events/{event_id}");
+        match self
+            .service
+            .get_json(&path, &[] as &[(&str, String)], "an event")
+            .await
+        {
+            Ok(event) => Ok(Some(event)),
+            Err(err) if err.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Counts by event type and by minute over `[since, until)`; the API's default is
     /// the last hour.
     pub async fn stats(
@@ -461,14 +494,27 @@ impl EventsApi {
         since: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
     ) -> Result<Stats, ClientError> {
+        self.stats_by(since, until, None).await
+    }
+
+    /// [`EventsApi::stats`], with counts by page (`by_page`) or by component
+    /// (`by_component`) as well.
+    pub async fn stats_by(
+        &self,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        by: Option<StatsBy>,
+    ) -> Result<Stats, ClientError> {
         let query = EventsQuery {
             since,
             until,
             ..EventsQuery::default()
         };
-        self.service
-            .get_json("stats", &query.params(), "statistics")
-            .await
+        let mut params = query.params();
+        if let Some(by) = by {
+            params.push(("by", by.as_param().to_owned()));
+        }
+        self.service.get_json("stats", &params, "statistics").await
     }
 
     /// `GET /health`: an answer (healthy or not), or an error when there was none.

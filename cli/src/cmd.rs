@@ -10,6 +10,7 @@ pub mod clean;
 pub mod down;
 pub mod load;
 pub mod logs;
+pub mod query;
 pub mod status;
 pub mod tui;
 pub mod up;

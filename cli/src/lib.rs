@@ -11,11 +11,16 @@
 //! - [`progress`]: per-service progress with elapsed time for `ptrack up`: the terminal's
 //!   observer of a runtime.
 //! - [`tui`]: `ptrack tui`, the live cockpit: lag and verdicts, throughput, events, health.
+//! - [`query`]: `ptrack query`: stored events through the events-api (filters, output
+//!   formats, `--follow`), `query stats` and `query trace`.
+//! - [`duration`]: durations as people write them (`1h30m`), parsed and printed.
 
 pub mod client;
 pub mod cmd;
+pub mod duration;
 pub mod load;
 pub mod progress;
+pub mod query;
 pub mod runtime;
 pub mod stack;
 pub mod tui;
@@ -58,6 +63,9 @@ pub enum Command {
     /// throughput, recent events, health and end-to-end delay (summary lines without a
     /// terminal).
     Tui(cmd::tui::TuiArgs),
+    /// Reads the stored events through the events-api: filters, a table or JSON/CSV,
+    /// --follow; `query stats` counts, `query trace EVENT_ID` shows one event's journey.
+    Query(Box<cmd::query::QueryArgs>),
 }
 
 /// Runs a command on a multi-threaded runtime; errors print with their causes.
@@ -79,6 +87,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Broker(args) => cmd::broker::run(args).await,
             Command::Load(args) => cmd::load::run(*args).await,
             Command::Tui(args) => cmd::tui::run(args).await,
+            Command::Query(args) => cmd::query::run(*args).await,
         }
     });
     match outcome {

@@ -10,6 +10,9 @@ pub enum ApiError {
     /// A bad query parameter; the text says which and what is expected.
     #[error("{0}")]
     BadRequest(String),
+    /// Nothing is stored under the asked name; the text says what was asked.
+    #[error("{0}")]
+    NotFound(String),
     /// The database failed; the detail is logged, never sent.
     #[error("the event store is unavailable; retry later")]
     Unavailable(#[source] sqlx::Error),
@@ -25,6 +28,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unavailable(err) => {
                 tracing::error!(%err, "query failed");
                 StatusCode::SERVICE_UNAVAILABLE

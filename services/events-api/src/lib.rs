@@ -1,5 +1,6 @@
 //! The events API: `GET /events` (the original filters, a time range, cursor pages),
-//! `GET /stats` (counts by type and by minute) and `GET /health`.
+//! `GET /events/{event_id}` (one event and its Kafka position), `GET /stats` (counts by
+//! type and by minute, and by page or component when asked) and `GET /health`.
 //!
 //! Layout:
 //! - [`query`]: parsing and checking the query parameters.

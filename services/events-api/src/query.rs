@@ -113,12 +113,31 @@ impl EventsQuery {
 pub struct StatsQuery {
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
+    /// `by=page` or `by=component`: a count per page or component as well.
+    pub by: Option<StatsBy>,
+}
+
+/// The extra breakdown `/stats` can add to its counts by type and by minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsBy {
+    Page,
+    Component,
 }
 
 impl StatsQuery {
     /// The last hour unless `since` / `until` say otherwise.
     pub fn parse(params: &HashMap<String, String>, now: DateTime<Utc>) -> Result<Self, ApiError> {
-        reject_unknown(params, &["since", "until"])?;
+        reject_unknown(params, &["since", "until", "by"])?;
+        let by = match params.get("by").map(String::as_str) {
+            None | Some("" | "type" | "minute") => None,
+            Some("page") => Some(StatsBy::Page),
+            Some("component") => Some(StatsBy::Component),
+            Some(other) => {
+                return Err(bad(format!(
+                    "by={other:?}: expected page or component (type and minute are always counted)"
+                )));
+            }
+        };
         let (since, until) = time_range(params)?;
         let until = until.unwrap_or(now);
         let since = since.unwrap_or(until - Duration::hours(1));
@@ -128,7 +147,7 @@ impl StatsQuery {
                 MAX_STATS_RANGE.num_days()
             )));
         }
-        Ok(Self { since, until })
+        Ok(Self { since, until, by })
     }
 }
 
@@ -240,5 +259,15 @@ mod tests {
             ("until", "2026-03-01T00:00:00Z"),
         ]);
         assert!(StatsQuery::parse(&long, now).is_err());
+        let by = |v: &str| StatsQuery::parse(&params(&[("by", v)]), now).map(|q| q.by);
+        assert_eq!(by("page").unwrap(), Some(StatsBy::Page));
+        assert_eq!(by("component").unwrap(), Some(StatsBy::Component));
+        assert_eq!(by("type").unwrap(), None);
+        assert!(
+            by("colour")
+                .unwrap_err()
+                .to_string()
+                .contains("page or component")
+        );
     }
 }

@@ -4,25 +4,28 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::{
     Json, Router,
-    extract::{Query, State},
+    extract::{Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode},
     response::IntoResponse,
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use ptrack_wire::{HealthBody, HealthState, MinuteCount, NEXT_CURSOR_HEADER, Stats, StoredEvent};
+use ptrack_wire::{
+    HealthBody, HealthState, MinuteCount, NEXT_CURSOR_HEADER, NO_VALUE, Stats, StoredEvent,
+};
 use serde_json::Value;
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
 use crate::{
     error::ApiError,
-    query::{Cursor, EventsQuery, StatsQuery},
+    query::{Cursor, EventsQuery, StatsBy, StatsQuery},
 };
 
 pub fn app(pool: PgPool) -> Router {
     Router::new()
         .route("/events", get(events))
+        .route("/events/{event_id}", get(event))
         .route("/stats", get(stats))
         .route("/health", get(health))
         .with_state(pool)
@@ -47,6 +50,20 @@ struct EventRow {
     pub session_id: Option<String>,
     pub anonymous_id: Option<String>,
     pub inserted_at: DateTime<Utc>,
+    pub kafka_partition: Option<i32>,
+    pub kafka_offset: Option<i64>,
+    pub kafka_timestamp: Option<DateTime<Utc>>,
+}
+
+/// The columns of [`EventRow`], for every statement that reads one. A macro so that
+/// `concat!` can build whole statements from it.
+macro_rules! event_columns {
+    () => {
+        r#"event_id, event_type, location_type, component_name, page_path, page_title,
+           "timestamp", user_metadata, full_event_data, received_at, app_name,
+           app_version, session_id, anonymous_id, inserted_at,
+           kafka_partition, kafka_offset, kafka_timestamp"#
+    };
 }
 
 impl From<EventRow> for StoredEvent {
@@ -67,6 +84,9 @@ impl From<EventRow> for StoredEvent {
             session_id: row.session_id,
             anonymous_id: row.anonymous_id,
             inserted_at: row.inserted_at,
+            kafka_partition: row.kafka_partition,
+            kafka_offset: row.kafka_offset,
+            kafka_timestamp: row.kafka_timestamp,
         }
     }
 }
@@ -78,11 +98,10 @@ async fn events(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let q = EventsQuery::parse(&params)?;
-    let rows: Vec<EventRow> = sqlx::query_as(
-        r#"SELECT event_id, event_type, location_type, component_name, page_path, page_title,
-                  "timestamp", user_metadata, full_event_data, received_at, app_name,
-                  app_version, session_id, anonymous_id, inserted_at
-           FROM user_events
+    let rows: Vec<EventRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        event_columns!(),
+        r#" FROM user_events
            WHERE ($1::text[] IS NULL OR event_type = ANY($1))
              AND ($2::text IS NULL OR location_type = $2)
              AND ($3::text IS NULL OR component_name = $3)
@@ -91,8 +110,8 @@ async fn events(
              AND ($6::timestamptz IS NULL OR "timestamp" < $6)
              AND ($7::timestamptz IS NULL OR ("timestamp", event_id) < ($7, $8::uuid))
            ORDER BY "timestamp" DESC, event_id DESC
-           LIMIT $9"#,
-    )
+           LIMIT $9"#
+    ))
     .bind(&q.event_types)
     .bind(&q.location_type)
     .bind(&q.component_name)
@@ -121,7 +140,35 @@ async fn events(
     Ok((headers, Json(events)))
 }
 
-/// `GET /stats`: counts by event type and by minute over `[since, until)`.
+/// `GET /events/{event_id}`: one event, with where it was in Kafka when the processor
+/// recorded it (what `ptrack query trace` shows). `404` when no such event is stored.
+async fn event(
+    State(pool): State<PgPool>,
+    Path(event_id): Path<String>,
+) -> Result<Json<StoredEvent>, ApiError> {
+    let id: Uuid = event_id.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "{event_id:?} is not an event id: expected a UUID like 2f1c4f0e-8a3b-4c55-9d3e-1a2b3c4d5e6f"
+        ))
+    })?;
+    let row: Option<EventRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM user_events WHERE event_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&pool)
+    .await?;
+    match row {
+        Some(row) => Ok(Json(row.into())),
+        None => Err(ApiError::NotFound(format!(
+            "no event {id} is stored (yet): check the id, or wait for the processor to catch up"
+        ))),
+    }
+}
+
+/// `GET /stats`: counts by event type and by minute over `[since, until)`; with
+/// `by=page` or `by=component`, by page or component as well.
 async fn stats(
     State(pool): State<PgPool>,
     Query(params): Query<HashMap<String, String>>,
@@ -144,6 +191,8 @@ async fn stats(
         total: 0,
         by_type: BTreeMap::new(),
         by_minute: Vec::new(),
+        by_page: None,
+        by_component: None,
     };
     for (minute, event_type, count) in rows {
         stats.total += count;
@@ -158,6 +207,32 @@ async fn stats(
                 total: count,
                 by_type: BTreeMap::from([(event_type, count)]),
             }),
+        }
+    }
+    if let Some(by) = q.by {
+        let sql = match by {
+            StatsBy::Page => {
+                r#"SELECT page_path, count(*) FROM user_events
+                   WHERE "timestamp" >= $1 AND "timestamp" < $2 GROUP BY 1"#
+            }
+            StatsBy::Component => {
+                r#"SELECT component_name, count(*) FROM user_events
+                   WHERE "timestamp" >= $1 AND "timestamp" < $2 GROUP BY 1"#
+            }
+        };
+        let counts: Vec<(Option<String>, i64)> = sqlx::query_as(sql)
+            .bind(q.since)
+            .bind(q.until)
+            .fetch_all(&pool)
+            .await?;
+        let mut map = BTreeMap::new();
+        for (key, count) in counts {
+            *map.entry(key.unwrap_or_else(|| NO_VALUE.to_owned()))
+                .or_default() += count;
+        }
+        match by {
+            StatsBy::Page => stats.by_page = Some(map),
+            StatsBy::Component => stats.by_component = Some(map),
         }
     }
     Ok(Json(stats))

@@ -246,3 +246,92 @@ async fn stats_count_by_type_and_by_minute() {
     let (_, _, health) = get(&db.pool, "/health").await;
     assert_eq!(health["status"], "ok");
 }
+
+#[tokio::test]
+async fn one_event_by_id_with_its_kafka_position_when_recorded() {
+    let db = TestDatabase::new().await.unwrap();
+    let now = Utc::now();
+    let old = insert(&db.pool, "CLICK", "COMPONENT", Some("Buy"), "/", now).await;
+    let traced = insert(&db.pool, "PAGE_VIEW", "PAGE", None, "/home", now).await;
+    let kafka_time = now - Duration::milliseconds(5);
+    sqlx::query(
+        "UPDATE user_events SET kafka_partition = 2, kafka_offset = 41, kafka_timestamp = $2
+         WHERE event_id = $1",
+    )
+    .bind(traced)
+    .bind(kafka_time)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let (status, _, event) = get(&db.pool, &format!("/events/{traced}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(event["event_id"], traced.to_string());
+    assert_eq!(event["kafka_partition"], 2);
+    assert_eq!(event["kafka_offset"], 41);
+    let read: ptrack_wire::StoredEvent = serde_json::from_value(event).unwrap();
+    assert_eq!(
+        read.kafka_timestamp.unwrap().timestamp_micros(),
+        kafka_time.timestamp_micros()
+    );
+
+    // A row stored before the position was recorded: the fields are left out, and
+    // GET /events keeps the 15 fields it always had for it.
+    let (status, _, event) = get(&db.pool, &format!("/events/{old}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(event.get("kafka_offset").is_none(), "{event}");
+    let (_, _, list) = get(&db.pool, "/events?event_type=CLICK").await;
+    assert_eq!(list[0].as_object().unwrap().len(), 15, "{list}");
+    let (_, _, list) = get(&db.pool, "/events?event_type=PAGE_VIEW").await;
+    assert_eq!(list[0]["kafka_offset"], 41);
+
+    let missing = Uuid::new_v4();
+    let (status, _, body) = get(&db.pool, &format!("/events/{missing}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains(&missing.to_string()),
+        "{body}"
+    );
+    let (status, _, body) = get(&db.pool, "/events/not-a-uuid").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("UUID"), "{body}");
+}
+
+#[tokio::test]
+async fn stats_count_by_page_or_component_only_when_asked() {
+    let db = TestDatabase::new().await.unwrap();
+    let now = Utc::now() - Duration::minutes(1);
+    for (event_type, location, component, page) in [
+        ("CLICK", "COMPONENT", Some("Buy"), "/pricing"),
+        ("CLICK", "COMPONENT", Some("Buy"), "/cart"),
+        ("HOVER_ENTER", "COMPONENT", Some("Menu"), "/pricing"),
+        ("PAGE_VIEW", "PAGE", None, "/pricing"),
+    ] {
+        insert(&db.pool, event_type, location, component, page, now).await;
+    }
+    let (_, _, plain) = get(&db.pool, "/stats").await;
+    assert!(plain.get("by_page").is_none() && plain.get("by_component").is_none());
+
+    let (status, _, pages) = get(&db.pool, "/stats?by=page").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(pages["by_page"], json!({"/pricing": 3, "/cart": 1}));
+    assert_eq!(pages["total"], 4);
+    assert!(pages.get("by_component").is_none());
+
+    let (_, _, components) = get(&db.pool, "/stats?by=component").await;
+    assert_eq!(
+        components["by_component"],
+        json!({"Buy": 2, "Menu": 1, ptrack_wire::NO_VALUE: 1})
+    );
+    let (status, _, body) = get(&db.pool, "/stats?by=browser").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("page or component")
+    );
+}

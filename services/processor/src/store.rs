@@ -23,6 +23,20 @@ pub struct Columns {
     app_version: Vec<Option<String>>,
     session_id: Vec<Option<String>>,
     anonymous_id: Vec<Option<String>>,
+    kafka_partition: Vec<Option<i32>>,
+    kafka_offset: Vec<Option<i64>>,
+    kafka_timestamp: Vec<Option<DateTime<Utc>>>,
+}
+
+/// Where a message was in Kafka: stored with its event so that `ptrack query trace` can
+/// show when it was written to the topic and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KafkaPosition {
+    pub partition: i32,
+    pub offset: i64,
+    /// The message's timestamp (`CreateTime`: the collector's producer; or
+    /// `LogAppendTime`: the broker), Unix ms; `None` when the message has none.
+    pub timestamp_ms: Option<i64>,
 }
 
 impl Columns {
@@ -42,6 +56,9 @@ impl Columns {
             app_version: Vec::with_capacity(n),
             session_id: Vec::with_capacity(n),
             anonymous_id: Vec::with_capacity(n),
+            kafka_partition: Vec::with_capacity(n),
+            kafka_offset: Vec::with_capacity(n),
+            kafka_timestamp: Vec::with_capacity(n),
         }
     }
 
@@ -53,7 +70,20 @@ impl Columns {
         self.event_id.is_empty()
     }
 
+    /// Adds an event whose Kafka position is not known (it is stored as NULL).
     pub fn push(&mut self, received: ReceivedEvent) {
+        self.push_from(received, None);
+    }
+
+    /// Adds an event read from Kafka at `position`.
+    pub fn push_from(&mut self, received: ReceivedEvent, position: Option<KafkaPosition>) {
+        self.kafka_partition.push(position.map(|p| p.partition));
+        self.kafka_offset.push(position.map(|p| p.offset));
+        self.kafka_timestamp.push(
+            position
+                .and_then(|p| p.timestamp_ms)
+                .and_then(DateTime::from_timestamp_millis),
+        );
         let event = received.event;
         self.event_id.push(event.event_id);
         self.event_type.push(event.event_type);
@@ -85,7 +115,7 @@ macro_rules! columns {
     () => {
         r#"event_id, event_type, location_type, component_name, page_path, page_title,
            "timestamp", user_metadata, full_event_data, received_at, app_name, app_version,
-           session_id, anonymous_id"#
+           session_id, anonymous_id, kafka_partition, kafka_offset, kafka_timestamp"#
     };
 }
 
@@ -124,13 +154,15 @@ pub async fn insert_on_conflict(pool: &PgPool, columns: &Columns) -> Result<u64,
         r#")
            SELECT event_id, event_type, location_type, component_name, page_path, page_title,
                ts, user_metadata::jsonb, full_event_data::jsonb, received_at,
-               app_name, app_version, session_id, anonymous_id
+               app_name, app_version, session_id, anonymous_id, kafka_partition, kafka_offset,
+               kafka_timestamp
            FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                $7::timestamptz[], $8::text[], $9::text[], $10::timestamptz[], $11::text[],
-               $12::text[], $13::text[], $14::text[])
+               $12::text[], $13::text[], $14::text[], $15::int4[], $16::int8[],
+               $17::timestamptz[])
              AS t(event_id, event_type, location_type, component_name, page_path, page_title,
                ts, user_metadata, full_event_data, received_at, app_name, app_version,
-               session_id, anonymous_id)
+               session_id, anonymous_id, kafka_partition, kafka_offset, kafka_timestamp)
            ON CONFLICT (event_id) DO NOTHING"#
     ))
     .bind(&columns.event_id)
@@ -147,6 +179,9 @@ pub async fn insert_on_conflict(pool: &PgPool, columns: &Columns) -> Result<u64,
     .bind(&columns.app_version)
     .bind(&columns.session_id)
     .bind(&columns.anonymous_id)
+    .bind(&columns.kafka_partition)
+    .bind(&columns.kafka_offset)
+    .bind(&columns.kafka_timestamp)
     .execute(pool)
     .await?;
     Ok(result.rows_affected())
@@ -181,7 +216,7 @@ impl Columns {
         for i in 0..self.len() {
             let timestamp =
                 |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            let fields: [Option<std::borrow::Cow<'_, str>>; 14] = [
+            let fields: [Option<std::borrow::Cow<'_, str>>; 17] = [
                 Some(self.event_id[i].to_string().into()),
                 Some(self.event_type[i].as_str().into()),
                 Some(self.location_type[i].into()),
@@ -196,6 +231,11 @@ impl Columns {
                 self.app_version[i].as_deref().map(Into::into),
                 self.session_id[i].as_deref().map(Into::into),
                 self.anonymous_id[i].as_deref().map(Into::into),
+                self.kafka_partition[i].map(|p| p.to_string().into()),
+                self.kafka_offset[i].map(|o| o.to_string().into()),
+                self.kafka_timestamp[i]
+                    .as_ref()
+                    .map(|t| timestamp(t).into()),
             ];
             for (n, field) in fields.iter().enumerate() {
                 if n > 0 {
@@ -236,7 +276,10 @@ impl Columns {
             app_name,
             app_version,
             session_id,
-            anonymous_id
+            anonymous_id,
+            kafka_partition,
+            kafka_offset,
+            kafka_timestamp
         );
         rows
     }

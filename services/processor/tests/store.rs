@@ -2,13 +2,15 @@
 //! that stores only the new events.
 
 use ptrack_common::event::{EventMessage, Limits, ReceivedEvent};
-use ptrack_processor::store::{Columns, insert_batch};
+use ptrack_processor::store::{Columns, KafkaPosition, insert_batch};
 use ptrack_test_support::{TestDatabase, tracker_event};
 use serde_json::json;
 
+/// The events as a batch; the n-th one read at partition n % 3, offset 1000 + n, except
+/// the last, whose position is unknown.
 fn columns(events: &[serde_json::Value]) -> Columns {
     let mut columns = Columns::with_capacity(events.len());
-    for event in events {
+    for (n, event) in events.iter().enumerate() {
         let event = serde_json::value::to_raw_value(event).unwrap();
         let message = EventMessage {
             event: &event,
@@ -17,7 +19,15 @@ fn columns(events: &[serde_json::Value]) -> Columns {
             received_at: 1_764_000_000_000,
         };
         let bytes = serde_json::to_vec(&message).unwrap();
-        columns.push(ReceivedEvent::decode(&bytes, &Limits::default()).unwrap());
+        let position = (n + 1 < events.len()).then_some(KafkaPosition {
+            partition: n as i32 % 3,
+            offset: 1000 + n as i64,
+            timestamp_ms: Some(1_764_000_000_005 + n as i64),
+        });
+        columns.push_from(
+            ReceivedEvent::decode(&bytes, &Limits::default()).unwrap(),
+            position,
+        );
     }
     columns
 }
@@ -55,4 +65,35 @@ async fn a_replayed_batch_stores_only_the_new_events() {
     assert_eq!(db.count().await.unwrap(), 9);
     assert_eq!(insert_batch(&db.pool, &columns(&replay)).await.unwrap(), 0);
     assert_eq!(db.count().await.unwrap(), 9);
+
+    // Both paths store the Kafka position: COPY (the first batch) and INSERT ... UNNEST
+    // (the replay's new events); an unknown position is NULL.
+    let position = |event: &serde_json::Value| {
+        let id: uuid::Uuid = event["event_id"].as_str().unwrap().parse().unwrap();
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_as::<
+                _,
+                (
+                    Option<i32>,
+                    Option<i64>,
+                    Option<chrono::DateTime<chrono::Utc>>,
+                ),
+            >(
+                "SELECT kafka_partition, kafka_offset, kafka_timestamp FROM user_events
+                 WHERE event_id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (partition, offset, at) = position(&first[1]).await;
+    assert_eq!((partition, offset), (Some(1), Some(1001)));
+    assert_eq!(at.unwrap().timestamp_millis(), 1_764_000_000_006);
+    assert_eq!(position(&first[4]).await, (None, None, None));
+    let (partition, offset, _) = position(&replay[4]).await;
+    assert_eq!((partition, offset), (Some(1), Some(1004)), "through UNNEST");
+    assert_eq!(position(&replay[6]).await, (None, None, None));
 }

@@ -37,6 +37,17 @@ pub struct StoredEvent {
     pub anonymous_id: Option<String>,
     /// When the processor's insert committed.
     pub inserted_at: DateTime<Utc>,
+    /// The Kafka partition the event was read from. Rows stored before the processor
+    /// recorded it have none; the field is then left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_partition: Option<i32>,
+    /// The message's offset in that partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_offset: Option<i64>,
+    /// The message's Kafka timestamp: when the collector's producer wrote it (or when the
+    /// broker appended it, on a topic with `LogAppendTime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_timestamp: Option<DateTime<Utc>>,
 }
 
 /// `GET /stats`: counts over `[since, until)`.
@@ -48,7 +59,18 @@ pub struct Stats {
     pub by_type: BTreeMap<String, i64>,
     /// Minutes with at least one event, oldest first.
     pub by_minute: Vec<MinuteCount>,
+    /// Counts by page path, only when asked for (`by=page`); events without a page
+    /// count under [`NO_VALUE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_page: Option<BTreeMap<String, i64>>,
+    /// Counts by component name, only when asked for (`by=component`); events without a
+    /// component (page views) count under [`NO_VALUE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_component: Option<BTreeMap<String, i64>>,
 }
+
+/// The key of `by_page` / `by_component` for events without a page or component.
+pub const NO_VALUE: &str = "(none)";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MinuteCount {
@@ -82,6 +104,9 @@ mod tests {
             session_id: Some("s-1".into()),
             anonymous_id: None,
             inserted_at: DateTime::from_timestamp_micros(1_764_000_000_300_678).unwrap(),
+            kafka_partition: None,
+            kafka_offset: None,
+            kafka_timestamp: None,
         }
     }
 
@@ -100,9 +125,30 @@ mod tests {
     #[test]
     fn a_stored_event_reads_with_fields_it_does_not_know() {
         let mut value = serde_json::to_value(event()).unwrap();
-        value["kafka_offset"] = json!(42);
+        value["stored_by"] = json!("processor-2");
         let read: StoredEvent = serde_json::from_value(value).unwrap();
         assert_eq!(read.event_type, "CLICK");
+    }
+
+    #[test]
+    fn the_kafka_position_is_written_only_when_known() {
+        let mut event = event();
+        event.kafka_partition = Some(2);
+        event.kafka_offset = Some(42);
+        event.kafka_timestamp = DateTime::from_timestamp_millis(1_764_000_000_150);
+        assert_eq!(crate::round_trip(&event), event);
+        let value = serde_json::to_value(&event).unwrap();
+        assert_eq!(value.as_object().unwrap().len(), 18);
+        assert_eq!(value["kafka_partition"], 2);
+        assert_eq!(value["kafka_offset"], 42);
+        assert_eq!(value["kafka_timestamp"], "2025-11-24T16:00:00.150Z");
+        // An old server's body (15 fields) still reads, with no position.
+        let mut old = value;
+        for field in ["kafka_partition", "kafka_offset", "kafka_timestamp"] {
+            old.as_object_mut().unwrap().remove(field);
+        }
+        let read: StoredEvent = serde_json::from_value(old).unwrap();
+        assert_eq!(read.kafka_offset, None);
     }
 
     #[test]
@@ -118,7 +164,16 @@ mod tests {
                 total: 3,
                 by_type: BTreeMap::from([("CLICK".into(), 2), ("PAGE_VIEW".into(), 1)]),
             }],
+            by_page: None,
+            by_component: None,
         };
         assert_eq!(crate::round_trip(&stats), stats);
+        let value = serde_json::to_value(&stats).unwrap();
+        assert!(value.get("by_page").is_none(), "left out unless asked for");
+        let with_pages = Stats {
+            by_page: Some(BTreeMap::from([("/".into(), 3)])),
+            ..stats
+        };
+        assert_eq!(crate::round_trip(&with_pages), with_pages);
     }
 }

@@ -22,7 +22,7 @@ pub mod processor;
 pub mod track;
 
 pub use error::ErrorBody;
-pub use events::{MinuteCount, NEXT_CURSOR_HEADER, Stats, StoredEvent};
+pub use events::{MinuteCount, NEXT_CURSOR_HEADER, NO_VALUE, Stats, StoredEvent};
 pub use health::{ComponentHealth, HealthBody, HealthState};
 pub use processor::ProcessorStatus;
 pub use track::{Rejected, TrackBatch, TrackResponse};

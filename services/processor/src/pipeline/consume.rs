@@ -15,7 +15,10 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::Prepared;
-use crate::{Config, store::Columns};
+use crate::{
+    Config,
+    store::{Columns, KafkaPosition},
+};
 
 /// The consumer stage: batches, decodes, and hands over; returns when asked to stop or
 /// when the writer is gone.
@@ -40,7 +43,7 @@ pub(super) async fn consume(
         let mut bad = Vec::new();
         for (i, message) in messages.iter().enumerate() {
             match ReceivedEvent::decode(message.payload().unwrap_or_default(), &limits) {
-                Ok(event) => rows.push(event),
+                Ok(event) => rows.push_from(event, Some(position(message))),
                 Err(reason) => bad.push((i, reason)),
             }
         }
@@ -56,6 +59,15 @@ pub(super) async fn consume(
         // Progress: under steady traffic `next_batch` is never idle, and would never
         // report.
         health.healthy();
+    }
+}
+
+/// Where `message` is in Kafka, stored with its event (`ptrack query trace`).
+fn position(message: &OwnedMessage) -> KafkaPosition {
+    KafkaPosition {
+        partition: message.partition(),
+        offset: message.offset(),
+        timestamp_ms: message.timestamp().to_millis(),
     }
 }
 
