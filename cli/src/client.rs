@@ -158,6 +158,14 @@ pub fn base_url(addr: SocketAddr) -> Url {
     Url::parse(&format!("http://{addr}")).expect("http://ip:port is a URL")
 }
 
+/// `http://<addr><path>`: a service's resource, as printed for people (`ptrack up`'s
+/// endpoint list) and as requested.
+pub fn url(addr: SocketAddr, path: &str) -> Url {
+    let mut url = base_url(addr);
+    url.set_path(path);
+    url
+}
+
 /// An HTTP client with the given timeouts. Only fails when a TLS backend cannot
 /// initialise, and reqwest is built without TLS here.
 fn http_client(timeout: Duration, connect_timeout: Duration) -> reqwest::Client {

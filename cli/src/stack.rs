@@ -424,7 +424,7 @@ impl Endpoints {
             };
             endpoints.push(Endpoint {
                 name,
-                url: format!("http://{}/track", c.addr),
+                url: crate::client::url(c.addr, "/track").to_string(),
             });
         }
         if let Some(broker) = &self.broker {
@@ -446,13 +446,13 @@ impl Endpoints {
         for p in &self.processors {
             endpoints.push(Endpoint {
                 name: format!("{} (GET /status, /metrics)", p.name),
-                url: format!("http://{}/status", p.addr),
+                url: crate::client::url(p.addr, "/status").to_string(),
             });
         }
         if let Some(addr) = self.events_api {
             endpoints.push(Endpoint {
                 name: "events-api (GET /events, /stats)".to_owned(),
-                url: format!("http://{addr}/events"),
+                url: crate::client::url(addr, "/events").to_string(),
             });
         }
         endpoints

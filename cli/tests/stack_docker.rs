@@ -99,7 +99,7 @@ impl Stack {
         command
             .env("PTRACK_DATA_DIR", &self.data)
             .env("PTRACK_DOCKER_PROJECT", &self.project)
-            // The broker image is tansu (see shared/BROKER.md on idempotence).
+            // The broker image is tansu (see the `ptrack-broker` crate doc on idempotence).
             .env("PTRACK_KAFKA_IDEMPOTENCE", "false")
             .envs(&self.images);
         common::run(command, args)

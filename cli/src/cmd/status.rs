@@ -29,10 +29,8 @@ pub struct StatusArgs {
 pub async fn run(args: StatusArgs) -> Result<ExitCode> {
     let Some(context) = Context::load(&args.data.data_dir)? else {
         if args.json {
-            println!(
-                "{}",
-                json!({"runtime": null, "data_dir": args.data.data_dir, "all_healthy": false, "services": []})
-            );
+            let value = json!({"runtime": null, "data_dir": args.data.data_dir, "all_healthy": false, "services": []});
+            print_out(&format!("{value}\n"));
         } else {
             eprintln!(
                 "No stack was started with the data folder {}: start one with `ptrack up`.",
@@ -52,15 +50,16 @@ pub async fn run(args: StatusArgs) -> Result<ExitCode> {
             "all_healthy": all_healthy,
             "services": statuses,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&value)?));
     } else {
-        println!("{kind} stack in {}", data_dir.display());
-        print_table(&statuses);
+        let mut out = format!("{kind} stack in {}\n", data_dir.display());
+        table(&statuses, &mut out);
+        print_out(&out);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(statuses: &[ReplicaStatus]) {
+fn table(statuses: &[ReplicaStatus], out: &mut String) {
     let rows: Vec<[String; 7]> = statuses
         .iter()
         .map(|s| {
@@ -105,7 +104,7 @@ fn print_table(statuses: &[ReplicaStatus]) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 7]| {
+    let mut line = |cells: [&str; 7]| {
         let mut text = String::new();
         for (i, cell) in cells.iter().enumerate() {
             if i == 6 {
@@ -114,10 +113,17 @@ fn print_table(statuses: &[ReplicaStatus]) {
                 text.push_str(&format!("{cell:<w$}  ", w = widths[i]));
             }
         }
-        println!("{}", text.trim_end());
+        out.push_str(text.trim_end());
+        out.push('\n');
     };
     line(header);
     for row in &rows {
         line(row.each_ref().map(String::as_str));
     }
+}
+
+/// Writes to stdout; a closed pipe (`ptrack status | head -1`) ends the output quietly.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

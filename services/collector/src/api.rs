@@ -120,6 +120,8 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_origin(allow)
         .allow_methods([Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::CONTENT_ENCODING])
+        // The browser tracker waits as long as a 503 or 429 says.
+        .expose_headers([header::RETRY_AFTER])
 }
 
 /// Errors of the API. Internal detail (broker errors) is logged, never sent.

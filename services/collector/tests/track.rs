@@ -371,3 +371,41 @@ async fn health_ready_metrics_and_cors_for_the_demo() {
     );
     collector.shutdown().await;
 }
+
+/// What `navigator.sendBeacon` and the tracker's fetch send: the same batch as
+/// `text/plain`, a CORS simple request (no preflight).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_text_plain_batch_from_the_demo_is_accepted_and_may_read_retry_after() {
+    let (broker, topic, collector, http) = setup().await;
+    let batch = tracker_batch(2);
+    let response = http
+        .post(format!("{}/track", collector.url))
+        .header("origin", "http://localhost:3000")
+        .header("content-type", "text/plain;charset=UTF-8")
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("retry-after"), "{exposed}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["accepted"], 2, "{body}");
+    let produced = consume(&broker, &topic, 2).await;
+    let mut ids: Vec<String> = produced
+        .iter()
+        .map(|(_, m)| m["event"]["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut sent: Vec<String> = event_ids(&batch).iter().map(|id| id.to_string()).collect();
+    sent.sort();
+    assert_eq!(ids, sent);
+    collector.shutdown().await;
+}

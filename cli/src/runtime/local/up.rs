@@ -320,7 +320,10 @@ impl Local {
             service => {
                 let probe = stack.service(service).readiness;
                 check(client, probe, addr).await?;
-                Ok(format!("http://{addr}"))
+                Ok(crate::client::base_url(addr)
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_owned())
             }
         }
     }

@@ -1,0 +1,61 @@
+//! The demo shop: a few pages that feel like a real shop, each component marked for the
+//! browser tracker (`static/tracker.js`), and an analytics page that shows the events
+//! arriving from the events API. Like a customer's site it depends on no crate of ours:
+//! the browser posts to the collector's `POST /track`, and the analytics page reads the
+//! events API through this server's `/api/*` proxy.
+//!
+//! Layout:
+//! - [`config`]: settings from the environment.
+//! - [`catalogue`]: the shop's pages and their tracked components.
+//! - [`pages`]: the HTML pages and the embedded static files.
+//! - [`proxy`]: `GET /api/events` and `GET /api/stats`, forwarded to the events API.
+
+pub mod catalogue;
+pub mod config;
+pub mod pages;
+pub mod proxy;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{Router, routing::get};
+pub use config::Config;
+use tokio::net::TcpListener;
+
+/// What every handler shares: cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub http: reqwest::Client,
+}
+
+/// The demo's routes: the shop pages, the analytics page, the static files and the proxy.
+pub fn app(config: Config) -> Router {
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
+        .build()
+        // Only a TLS backend can fail to build, and reqwest has none here.
+        .expect("an HTTP client without TLS builds");
+    let state = AppState {
+        config: Arc::new(config),
+        http,
+    };
+    Router::new()
+        .merge(pages::router())
+        .merge(proxy::router())
+        .route("/health", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, app(config))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
+}
