@@ -50,9 +50,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         ),
     ])];
     lines.push(Line::from(format!(
-        "topic in {}  out {}  (inserted: {inserted_from}; dead letters: {dead_from})",
+        "topic in {}  out {}",
         rate(t.produced.last()),
         rate(t.consumed.last())
+    )));
+    lines.push(Line::from(format!(
+        "inserted from {inserted_from}, dead letters from {dead_from}"
     )));
     if let Some(load) = app.live_load() {
         let target = load
@@ -217,7 +220,7 @@ mod tests {
         assert!(text.contains("corrected p99 12.5ms"), "{text}");
         assert!(text.contains("p99 14ms"), "the p99 chart's scale: {text}");
         assert!(
-            text.contains("(inserted: PostgreSQL stats; dead letters: dlq topic)"),
+            text.contains("inserted from PostgreSQL stats, dead letters from dlq topic"),
             "{text}"
         );
         assert!(!text.contains("collector-2"), "{text}");
