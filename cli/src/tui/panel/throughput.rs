@@ -63,7 +63,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             .map_or_else(String::new, |r| format!(" (target {r:.0}/s)"));
         lines.push(Line::from(Span::styled(
             format!(
-                "ptrack load sent {}{target}  corrected p99 {:.1}ms",
+                "ptrack load requests {}{target}  corrected p99 {:.1}ms",
                 rate(Some(load.sent_rps)),
                 load.corrected_p99_ms
             ),
@@ -116,7 +116,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         ("dead-lettered", Color::Red, points(dead_lettered)),
     ];
     if !t.load_sent.is_empty() {
-        sets.push(("load sent", Color::Magenta, points(&t.load_sent)));
+        sets.push(("load requests", Color::Magenta, points(&t.load_sent)));
     }
     let top = sets
         .iter()
@@ -214,7 +214,7 @@ mod tests {
         assert!(text.contains("rejected 5.0/s"), "{text}");
         assert!(text.contains("inserted 800/s"), "{text}");
         assert!(
-            text.contains("ptrack load sent 799/s (target 800/s)"),
+            text.contains("ptrack load requests 799/s (target 800/s)"),
             "{text}"
         );
         assert!(text.contains("corrected p99 12.5ms"), "{text}");
