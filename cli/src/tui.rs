@@ -11,7 +11,8 @@
 //! - [`app`]: the state, its update function, rates from counters, drain time.
 //! - [`verdict`]: the Burrow-style rules OK / LAGGING / STALLED / STOPPED / REWOUND.
 //! - [`panel`]: the layout and one file per panel.
-//! - [`source`]: the background tasks (broker lag, PostgreSQL, runtime status).
+//! - [`source`]: the background tasks (broker lag, PostgreSQL, the collectors', the
+//!   processors' and the events-api's HTTP endpoints, runtime status, a running load).
 //! - [`terminal`]: raw mode and the alternate screen, restored by a guard and on panic.
 //! - [`plain`]: the summary lines for logs.
 
@@ -32,7 +33,11 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use self::{app::App, event::Event, source::Sources};
+use self::{
+    app::App,
+    event::{Event, Setup},
+    source::Sources,
+};
 
 /// The most frames drawn in a second: enough to feel live, cheap on a busy machine.
 pub const FRAMES_PER_SEC: u32 = 4;
@@ -40,6 +45,8 @@ pub const FRAMES_PER_SEC: u32 = 4;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub sources: Sources,
+    /// What the sources are and how they were found, for the health panel.
+    pub setup: Setup,
     pub window: Duration,
     /// Under `NO_COLOR` no colour is used at all.
     pub color: bool,
@@ -93,6 +100,7 @@ pub async fn run_screen(options: Options) -> Result<()> {
     drop(tx);
     let mut app = App::new(options.window, options.sources.refresh, Instant::now());
     app.color = options.color;
+    app.setup = options.setup.clone();
     let outcome = frame_loop(&mut app, &mut rx, |app| {
         guard
             .screen
@@ -149,6 +157,7 @@ pub async fn run_plain(options: Options, plain: PlainOptions, out: &mut impl Wri
     let (tx, mut rx, cancel) = start(&options);
     drop(tx);
     let mut app = App::new(options.window, options.sources.refresh, Instant::now());
+    app.setup = options.setup.clone();
     let mut print = tokio::time::interval(plain.every);
     print.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // The first line after one period, when the sources have answered.

@@ -11,7 +11,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::{
     event::{
         CollectorCounts, DlqOffsets, E2eDelay, Event, HealthSnapshot, InsertedRows, LagOrigin,
-        LagSnapshot, LoadFigures, RecentEvents, SourceId, StoredEvent,
+        LagSnapshot, LoadFigures, PartitionOffsets, ProcessorCounts, RecentEvents, Setup, SourceId,
+        StoredEvent,
     },
     verdict::{self, LagSample, Verdict},
 };
@@ -152,6 +153,16 @@ impl Counter {
     }
 }
 
+/// How much a counter grew from `before` to `value`; a lower value is a restart, counted
+/// from zero.
+fn increase(before: u64, value: u64) -> u64 {
+    if value >= before {
+        value - before
+    } else {
+        value
+    }
+}
+
 /// PostgreSQL's backends flush their statistics at most once a second, so the inserted
 /// counter moves in steps: its rate is taken over this much time.
 const INSERTED_SPAN: Duration = Duration::from_secs(5);
@@ -169,6 +180,11 @@ pub struct Throughput {
     pub load_sent: Series,
     pub load_p99_ms: Series,
     pub replicas: BTreeMap<String, ReplicaRates>,
+    /// From the processors' own `/metrics`: what is shown when PostgreSQL's statistics
+    /// or the dead-letter topic cannot be read from here.
+    pub processors_inserted: Series,
+    pub processors_dead_lettered: Series,
+    processors: BTreeMap<String, ProcessorRates>,
     /// Over [`INSERTED_SPAN`]; the others from one sample to the next.
     inserted_counter: Counter,
     dlq_counter: Counter,
@@ -185,8 +201,54 @@ pub struct ReplicaRates {
 }
 
 #[derive(Debug, Clone, Default)]
+struct ProcessorRates {
+    inserted_counter: Counter,
+    dlq_counter: Counter,
+}
+
+/// Where a figure comes from, to say so on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// `pg_stat_user_tables.n_tup_ins`.
+    PostgresStats,
+    /// The dead-letter topic's watermarks.
+    DlqTopic,
+    /// The processors' `/metrics` counters.
+    ProcessorMetrics,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::PostgresStats => "PostgreSQL stats",
+            Self::DlqTopic => "dlq topic",
+            Self::ProcessorMetrics => "processors' metrics",
+        })
+    }
+}
+
+/// A partition as the processors report it (when the broker is not reachable from here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The replica that last reported holding it.
+    pub replica: String,
+    pub lag: i64,
+    /// Stands in for the committed offset: grows by what the holding replica finished
+    /// (written, skipped, dead-lettered) while it held the partition; it never goes back,
+    /// so a restart or a move to another replica is no rewind.
+    pub progress: i64,
+    /// The holder's `done` counter when last seen.
+    holder_done: u64,
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct LagState {
     pub origin: Option<LagOrigin>,
+    /// The partitions the processors reported (processors' lag only). A replica that
+    /// stops answering keeps its partitions here with their last figures, so that the
+    /// verdict turns STALLED, until another replica reports them.
+    pub held: BTreeMap<i32, Held>,
     pub partitions: BTreeMap<i32, VecDeque<LagSample>>,
     pub total: Series,
     pub dlq: Option<DlqOffsets>,
@@ -221,12 +283,16 @@ pub enum Drain {
 }
 
 pub struct App {
+    /// Where the sources read from; what the health panel says about it.
+    pub setup: Setup,
     pub window: Duration,
     pub refresh: Duration,
     pub now: Instant,
     pub lag: LagState,
     pub throughput: Throughput,
     pub recent: Vec<StoredEvent>,
+    /// Where the shown events came from.
+    pub recent_from: Option<SourceId>,
     pub health: Option<HealthSnapshot>,
     pub delay: Option<E2eDelay>,
     pub delay_p99: Series,
@@ -242,6 +308,7 @@ pub struct App {
 impl App {
     pub fn new(window: Duration, refresh: Duration, now: Instant) -> Self {
         Self {
+            setup: Setup::default(),
             window,
             refresh,
             now,
@@ -251,6 +318,7 @@ impl App {
                 ..Throughput::default()
             },
             recent: Vec::new(),
+            recent_from: None,
             health: None,
             delay: None,
             delay_p99: Series::default(),
@@ -304,9 +372,19 @@ impl App {
         match event {
             Event::Lag(snapshot) => self.lag_snapshot(snapshot),
             Event::Collectors(counts) => self.collectors(counts),
-            Event::Inserted(rows) => self.inserted(rows),
+            Event::Processors(counts) => self.processors(counts),
+            Event::Inserted(rows) => self.inserted_rows(rows),
             Event::Recent(RecentEvents { from, events }) => {
-                self.recent = events;
+                // The events-api is the product's read path: while it answers, the
+                // database's copy of the same list is not shown.
+                let api_answers = self
+                    .sources
+                    .get(&SourceId::EventsApi)
+                    .is_some_and(|s| s.last_ok.is_some() && s.error.is_none());
+                if from == SourceId::EventsApi || !api_answers {
+                    self.recent = events;
+                    self.recent_from = Some(from);
+                }
                 let now = self.now;
                 self.ok(from, now);
             }
@@ -376,11 +454,14 @@ impl App {
         self.lag.partitions.retain(|p, _| known.contains(p));
         self.lag.total.push(s.at, total as f64);
         let t = &mut self.throughput;
-        if let Some(rate) = t.produced_counter.rate(s.at, high_sum) {
-            t.produced.push(s.at, rate);
-        }
-        if let Some(rate) = t.consumed_counter.rate(s.at, committed_sum) {
-            t.consumed.push(s.at, rate);
+        // The processors' stand-in offsets are no topic offsets: no topic rates from them.
+        if s.origin == LagOrigin::Broker {
+            if let Some(rate) = t.produced_counter.rate(s.at, high_sum) {
+                t.produced.push(s.at, rate);
+            }
+            if let Some(rate) = t.consumed_counter.rate(s.at, committed_sum) {
+                t.consumed.push(s.at, rate);
+            }
         }
         if let Some(dlq) = s.dlq
             && let Some(rate) = t.dlq_counter.rate(s.at, dlq.high_watermark.max(0) as u64)
@@ -423,7 +504,107 @@ impl App {
         self.ok(SourceId::Collectors, counts.at);
     }
 
-    fn inserted(&mut self, rows: InsertedRows) {
+    fn processors(&mut self, counts: ProcessorCounts) {
+        self.advance(counts.at);
+        let (mut inserted, mut dead, mut any) = (0.0, 0.0, false);
+        for r in &counts.replicas {
+            let rates = self
+                .throughput
+                .processors
+                .entry(r.replica.clone())
+                .or_default();
+            if let (Some(i), Some(d)) = (
+                rates.inserted_counter.rate(counts.at, r.rows_inserted),
+                rates.dlq_counter.rate(counts.at, r.dead_lettered),
+            ) {
+                inserted += i;
+                dead += d;
+                any = true;
+            }
+        }
+        if any {
+            self.throughput
+                .processors_inserted
+                .push(counts.at, inserted);
+            self.throughput
+                .processors_dead_lettered
+                .push(counts.at, dead);
+        }
+        self.ok(SourceId::Processors, counts.at);
+        if self.setup.broker.is_none() {
+            self.lag_from_processors(&counts);
+        }
+    }
+
+    /// The lag as the processors see it, when the broker cannot be read from here. Each
+    /// partition's stand-in for a committed offset moves when its holder finishes
+    /// messages, so the verdicts keep their meaning: lag waiting and no progress is a
+    /// stall, and a replica that stops answering leaves its partitions stuck.
+    fn lag_from_processors(&mut self, counts: &ProcessorCounts) {
+        for r in &counts.replicas {
+            let done = r.done();
+            for &(partition, lag) in &r.partitions {
+                let held = self.lag.held.entry(partition).or_insert_with(|| Held {
+                    replica: r.replica.clone(),
+                    lag,
+                    progress: 0,
+                    holder_done: done,
+                });
+                if held.replica == r.replica {
+                    held.progress += increase(held.holder_done, done) as i64;
+                } else {
+                    held.replica = r.replica.clone();
+                }
+                held.holder_done = done;
+                held.lag = lag;
+            }
+        }
+        let partitions = self
+            .lag
+            .held
+            .iter()
+            .map(|(p, h)| PartitionOffsets {
+                partition: *p,
+                low_watermark: 0,
+                high_watermark: h.progress + h.lag,
+                committed: Some(h.progress),
+            })
+            .collect();
+        self.lag_snapshot(LagSnapshot {
+            at: counts.at,
+            partitions,
+            dlq: None,
+            origin: LagOrigin::Processors,
+        });
+    }
+
+    /// Rows inserted per second: PostgreSQL's statistics while they can be read, else
+    /// the processors' own counters.
+    pub fn inserted(&self) -> (&Series, Origin) {
+        let t = &self.throughput;
+        let database_silent =
+            t.inserted.is_empty() || self.source_error(SourceId::Database).is_some();
+        if database_silent && !t.processors_inserted.is_empty() {
+            (&t.processors_inserted, Origin::ProcessorMetrics)
+        } else {
+            (&t.inserted, Origin::PostgresStats)
+        }
+    }
+
+    /// Dead letters per second: the dead-letter topic's high watermarks while the broker
+    /// can be read, else the processors' own counters.
+    pub fn dead_lettered(&self) -> (&Series, Origin) {
+        let t = &self.throughput;
+        let broker_silent =
+            t.dead_lettered.is_empty() || self.source_error(SourceId::Broker).is_some();
+        if broker_silent && !t.processors_dead_lettered.is_empty() {
+            (&t.processors_dead_lettered, Origin::ProcessorMetrics)
+        } else {
+            (&t.dead_lettered, Origin::DlqTopic)
+        }
+    }
+
+    fn inserted_rows(&mut self, rows: InsertedRows) {
         self.advance(rows.at);
         let t = &mut self.throughput;
         if let Some(rate) = t.inserted_counter.rate(rows.at, rows.rows) {
@@ -605,7 +786,7 @@ mod tests {
 
     use super::*;
     use crate::tui::{
-        event::{PartitionOffsets, ReplicaCounts},
+        event::{ProcessorFigures, ReplicaCounts},
         verdict::Status,
     };
 
@@ -847,6 +1028,159 @@ mod tests {
         assert!(app.update(Event::Tick(t0 + Duration::from_secs(1))));
         assert!(!app.update(Event::Tick(t0)));
         assert_eq!(app.now, t0 + Duration::from_secs(1));
+    }
+
+    fn figures(
+        replica: &str,
+        inserted: u64,
+        dead: u64,
+        partitions: &[(i32, i64)],
+    ) -> ProcessorFigures {
+        ProcessorFigures {
+            replica: replica.into(),
+            rows_inserted: inserted,
+            duplicates_skipped: 0,
+            dead_lettered: dead,
+            partitions: partitions.to_vec(),
+        }
+    }
+
+    fn processors(at: Instant, replicas: Vec<ProcessorFigures>) -> Event {
+        Event::Processors(ProcessorCounts { at, replicas })
+    }
+
+    #[test]
+    fn inserted_and_dead_letters_fall_back_to_the_processors_counters_and_say_so() {
+        let t0 = Instant::now();
+        let mut app = app(t0);
+        app.setup.broker = Some("127.0.0.1:9092".into());
+        let s = |n: u64| t0 + Duration::from_secs(n);
+        app.update(processors(s(0), vec![figures("processor", 0, 0, &[])]));
+        app.update(processors(
+            s(1),
+            vec![
+                figures("processor", 300, 2, &[]),
+                figures("processor-2", 0, 0, &[]),
+            ],
+        ));
+        app.update(processors(
+            s(2),
+            vec![
+                figures("processor", 600, 4, &[]),
+                figures("processor-2", 100, 0, &[]),
+            ],
+        ));
+        let (inserted, origin) = app.inserted();
+        // 300/s from one, 100/s from the other (its first reading was at 1 s).
+        assert_eq!(
+            (inserted.last(), origin),
+            (Some(400.0), Origin::ProcessorMetrics)
+        );
+        assert_eq!(app.dead_lettered().0.last(), Some(2.0));
+        assert_eq!(app.dead_lettered().1, Origin::ProcessorMetrics);
+        assert!(app.lag.partitions.is_empty(), "the broker gives the lag");
+
+        // PostgreSQL and the dead-letter topic answer: their figures win.
+        for n in [2, 8] {
+            app.update(Event::Inserted(InsertedRows {
+                at: s(n),
+                rows: 100 * n,
+            }));
+            app.update(lag(s(n), 10, Some(10), n as i64));
+        }
+        assert_eq!(app.inserted().1, Origin::PostgresStats);
+        assert_eq!(app.inserted().0.last(), Some(100.0));
+        assert_eq!(app.dead_lettered().1, Origin::DlqTopic);
+        // PostgreSQL stops answering: the processors' figures again.
+        app.update(Event::SourceError {
+            source: SourceId::Database,
+            error: "connection refused".into(),
+        });
+        assert_eq!(app.inserted().1, Origin::ProcessorMetrics);
+    }
+
+    #[test]
+    fn without_a_broker_the_processors_lag_gets_verdicts_and_a_silent_replica_stalls() {
+        let t0 = Instant::now();
+        let mut app = App::new(Duration::from_secs(60), Duration::from_secs(1), t0);
+        assert!(app.setup.broker.is_none());
+        let s = |n: u64| t0 + Duration::from_secs(n);
+        // Two replicas work steadily with some lag: no stall.
+        for n in 0..=15u64 {
+            app.update(processors(
+                s(n),
+                vec![
+                    figures("processor", 100 * n, 0, &[(0, 40), (1, 30)]),
+                    figures("processor-2", 50 * n, 0, &[(2, 20)]),
+                ],
+            ));
+        }
+        assert_eq!(app.lag.origin, Some(LagOrigin::Processors));
+        assert_eq!(app.total_lag(), Some(90));
+        let status = app.group_verdict().status;
+        assert!(matches!(status, Status::Ok | Status::Lagging), "{status:?}");
+        assert!(
+            app.throughput.produced.is_empty(),
+            "no topic rates from stand-ins"
+        );
+        assert_eq!(app.lag.held[&2].replica, "processor-2");
+
+        // processor-2 stops answering: its partition keeps its last figures and stalls.
+        for n in 16..=30u64 {
+            app.update(processors(
+                s(n),
+                vec![figures("processor", 100 * n, 0, &[(0, 40), (1, 30)])],
+            ));
+        }
+        let verdict = app.group_verdict();
+        assert_eq!(verdict.status, Status::Stalled, "{verdict:?}");
+        assert!(verdict.reason.contains("partition 2"), "{verdict:?}");
+
+        // The group moves partition 2 to a restarted processor (counters from zero): no
+        // rewind, and progress makes it OK again.
+        for n in 31..=45u64 {
+            app.update(processors(
+                s(n),
+                vec![figures(
+                    "processor",
+                    10 * (n - 30),
+                    0,
+                    &[(0, 0), (1, 0), (2, 0)],
+                )],
+            ));
+        }
+        assert_eq!(app.group_verdict().status, Status::Ok);
+        assert_eq!(app.lag.held[&2].replica, "processor");
+    }
+
+    #[test]
+    fn recent_events_come_from_the_events_api_while_it_answers() {
+        let t0 = Instant::now();
+        let mut app = app(t0);
+        let recent = |from, event_type: &str| {
+            Event::Recent(RecentEvents {
+                from,
+                events: vec![StoredEvent {
+                    timestamp: chrono::Utc::now(),
+                    event_type: event_type.into(),
+                    page_path: None,
+                    component_name: None,
+                }],
+            })
+        };
+        app.update(recent(SourceId::Database, "FROM_DB"));
+        assert_eq!(app.recent[0].event_type, "FROM_DB");
+        app.update(recent(SourceId::EventsApi, "FROM_API"));
+        app.update(recent(SourceId::Database, "FROM_DB"));
+        assert_eq!(app.recent[0].event_type, "FROM_API");
+        assert_eq!(app.recent_from, Some(SourceId::EventsApi));
+        app.update(Event::SourceError {
+            source: SourceId::EventsApi,
+            error: "connection refused".into(),
+        });
+        app.update(recent(SourceId::Database, "FROM_DB"));
+        assert_eq!(app.recent[0].event_type, "FROM_DB");
+        assert_eq!(app.recent_from, Some(SourceId::Database));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub enum Event {
     Interrupt,
     Lag(LagSnapshot),
     Collectors(CollectorCounts),
+    Processors(ProcessorCounts),
     Inserted(InsertedRows),
     Recent(RecentEvents),
     Health(HealthSnapshot),
@@ -118,6 +119,56 @@ pub struct ReplicaCounts {
     pub rejected: u64,
 }
 
+/// Each processor replica's own counters and the lag of the partitions it holds, from its
+/// `/metrics` and `/status` (only the replicas that answered).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessorCounts {
+    pub at: Instant,
+    pub replicas: Vec<ProcessorFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessorFigures {
+    pub replica: String,
+    /// `ptrack_processor_rows_inserted_total`: rows this replica wrote (a counter).
+    pub rows_inserted: u64,
+    /// `ptrack_processor_duplicates_skipped_total`: replayed events it skipped.
+    pub duplicates_skipped: u64,
+    /// `ptrack_processor_dead_lettered_total`: messages it sent to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// `(partition, lag)` of each partition it holds (`/status`, and the per-partition
+    /// `ptrack_processor_consumer_lag` gauge), its own view, refreshed every 2 s.
+    pub partitions: Vec<(i32, i64)>,
+}
+
+impl ProcessorFigures {
+    /// Messages this replica has finished with: written, skipped as replays, or
+    /// dead-lettered. It only moves when the replica commits a batch.
+    pub fn done(&self) -> u64 {
+        self.rows_inserted + self.duplicates_skipped + self.dead_lettered
+    }
+}
+
+/// Where the TUI reads from and how that was found, shown in the health panel. Decided
+/// once at start from the data folder and the flags.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Setup {
+    /// How the endpoints were found, in words: `local stack in .ptrack`, or no stack and
+    /// the local defaults.
+    pub found: String,
+    /// Whether a stack was found in the data folder.
+    pub stack_found: bool,
+    /// The Kafka bootstrap servers; `None` when the broker is not reachable from here
+    /// (docker, kube): the lag then comes from the processors.
+    pub broker: Option<String>,
+    /// The database, its password hidden; `None` when not reachable from here.
+    pub database: Option<String>,
+    pub events_api: Option<String>,
+    pub collectors: usize,
+    pub processors: usize,
+    pub delay: Option<DelayMethod>,
+}
+
 /// Rows inserted into `user_events` as PostgreSQL's statistics count them
 /// (`pg_stat_user_tables.n_tup_ins`, a counter; a stats reset sets it back to zero).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -129,7 +180,8 @@ pub struct InsertedRows {
 /// The newest stored events, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecentEvents {
-    /// The database now; the events-api when it is wired.
+    /// The events-api (the product's read path), or PostgreSQL when the API does not
+    /// answer.
     pub from: SourceId,
     pub events: Vec<StoredEvent>,
 }
@@ -166,7 +218,8 @@ pub struct E2eDelay {
 pub enum DelayMethod {
     /// A tagged event sent every few seconds and looked for.
     Canary,
-    /// `inserted_at - received_at` of the newest stored rows.
+    /// `inserted_at - received_at` of the rows stored last (by their stored time, not the
+    /// browser's clock).
     RowTimestamps,
 }
 
@@ -174,7 +227,7 @@ impl std::fmt::Display for DelayMethod {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Canary => "from a canary event",
-            Self::RowTimestamps => "from stored rows (inserted_at - received_at)",
+            Self::RowTimestamps => "newest stored rows: inserted_at - received_at",
         })
     }
 }

@@ -74,6 +74,9 @@ mod tests {
             text.contains("p50 240ms  p99 1.5s  max 2.0s  of 200 events"),
             "{text}"
         );
-        assert!(text.contains("from stored rows"), "{text}");
+        assert!(
+            text.contains("newest stored rows: inserted_at - received_at"),
+            "{text}"
+        );
     }
 }

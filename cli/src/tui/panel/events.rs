@@ -19,7 +19,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         format!("filter: {}", app.ui.filter)
     };
-    let block = block(app, Panel::Events, &extra);
+    let extra = match app.recent_from {
+        Some(SourceId::Database) => format!("{extra} (from PostgreSQL)"),
+        _ => extra,
+    };
+    let block = block(app, Panel::Events, extra.trim());
     let inner = block.inner(area);
     frame.render_widget(block, area);
 

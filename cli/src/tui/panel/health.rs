@@ -4,8 +4,8 @@
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
-    style::Color,
-    text::Line,
+    style::{Color, Style},
+    text::{Line, Span},
     widgets::{Paragraph, Row, Table},
 };
 
@@ -23,10 +23,32 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    let mut head = vec![Line::from(match app.lag.dlq {
+    let setup = &app.setup;
+    let mut head = Vec::new();
+    if !setup.found.is_empty() {
+        let style = if setup.stack_found {
+            Style::new()
+        } else {
+            fg(app, Color::Yellow)
+        };
+        head.push(Line::from(Span::styled(setup.found.clone(), style)));
+    }
+    let or_not = |what: &Option<String>| what.clone().unwrap_or_else(|| "not reachable".into());
+    head.push(Line::from(format!(
+        "broker {}  db {}",
+        or_not(&setup.broker),
+        or_not(&setup.database)
+    )));
+    head.push(Line::from(format!(
+        "events-api {}  collectors {}  processors {}",
+        or_not(&setup.events_api),
+        setup.collectors,
+        setup.processors
+    )));
+    head.push(Line::from(match app.lag.dlq {
         Some(d) => format!("dead-letter topic: {} kept", d.depth),
         None => "dead-letter topic: -".to_owned(),
-    })];
+    }));
     if let Some(line) = source_error(app, SourceId::Runtime) {
         head.push(line);
     }
@@ -35,10 +57,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(head), head_area);
 
     let Some(health) = &app.health else {
-        frame.render_widget(
-            Paragraph::new("no service status yet (the runtime's, as `ptrack status`)"),
-            table_area,
-        );
+        let text = if setup.stack_found {
+            "no service status yet (the runtime's, as `ptrack status`)"
+        } else {
+            "no service status: no stack to ask"
+        };
+        frame.render_widget(Paragraph::new(text), table_area);
         return;
     };
     let rows = health.replicas.iter().map(|r| {
@@ -115,7 +139,7 @@ mod tests {
                 replica("processor-2", Health::Unhealthy, Some(vec![])),
             ],
         }));
-        let text = render(80, 6, |f, a| draw(f, a, &app));
+        let text = render(80, 10, |f, a| draw(f, a, &app));
         assert!(
             text.contains("processor-1") && text.contains("✔ healthy"),
             "{text}"
@@ -125,5 +149,32 @@ mod tests {
             text.contains("✖ unhealthy") && text.contains("none"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn says_where_it_reads_from_and_when_no_stack_was_found() {
+        let mut app = App::new(
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+            Instant::now(),
+        );
+        app.setup = crate::tui::event::Setup {
+            found: "no stack in .ptrack: the local defaults (start one with `ptrack up`)".into(),
+            stack_found: false,
+            broker: Some("127.0.0.1:9092".into()),
+            database: None,
+            events_api: Some("http://127.0.0.1:8001/".into()),
+            collectors: 1,
+            processors: 1,
+            delay: None,
+        };
+        let text = render(90, 10, |f, a| draw(f, a, &app));
+        assert!(text.contains("no stack in .ptrack"), "{text}");
+        assert!(text.contains("start one with `ptrack up`"), "{text}");
+        assert!(
+            text.contains("broker 127.0.0.1:9092  db not reachable"),
+            "{text}"
+        );
+        assert!(text.contains("no stack to ask"), "{text}");
     }
 }

@@ -41,12 +41,22 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Span::styled(format!("total lag {total}"), bold(app)),
         Span::raw(format!("  {drain}  {dlq}")),
     ]));
-    if app.lag.origin == Some(LagOrigin::Processors) {
+    let from_processors = app.lag.origin == Some(LagOrigin::Processors)
+        || (app.setup.broker.is_none() && app.lag.origin.is_none());
+    if from_processors {
         head.push(Line::from(
-            "broker not reachable from here: the processors' own lag figures",
+            "broker not reachable from here: the processors' own lag figures \
+             (progress = messages their holder finished)",
         ));
-    }
-    if let Some(line) = source_error(app, SourceId::Broker) {
+        if app.setup.processors == 0 && app.lag.origin.is_none() {
+            head.push(Line::from(
+                "no processor reachable either: pass --brokers or --processor-url",
+            ));
+        }
+        if let Some(line) = source_error(app, SourceId::Processors) {
+            head.push(line);
+        }
+    } else if let Some(line) = source_error(app, SourceId::Broker) {
         head.push(line);
     }
     let head_height = head.len() as u16;
@@ -73,6 +83,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .into_iter()
         .map(|(partition, last, verdict)| {
             let (lag, committed, high) = match last {
+                Some(s) if from_processors => (
+                    s.lag.to_string(),
+                    app.lag
+                        .held
+                        .get(&partition)
+                        .map_or_else(String::new, |h| h.replica.clone()),
+                    String::new(),
+                ),
                 Some(s) => (
                     s.lag.to_string(),
                     s.committed
@@ -97,13 +115,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         [
             Constraint::Length(4),
             Constraint::Length(9),
-            Constraint::Length(10),
-            Constraint::Length(10),
+            // The holder's name takes the offsets' room.
+            Constraint::Length(if from_processors { 16 } else { 10 }),
+            Constraint::Length(if from_processors { 0 } else { 10 }),
             Constraint::Length(9),
             Constraint::Min(10),
         ],
     )
-    .header(Row::new(["part", "lag", "committed", "end", "verdict", "why"]).style(bold(app)));
+    .header(
+        Row::new(if from_processors {
+            ["part", "lag", "held by", "", "verdict", "why"]
+        } else {
+            ["part", "lag", "committed", "end", "verdict", "why"]
+        })
+        .style(bold(app)),
+    );
     frame.render_widget(table, table_area);
 }
 
@@ -166,6 +192,7 @@ mod tests {
             Duration::from_secs(1),
             Instant::now(),
         );
+        app.setup.broker = Some("127.0.0.1:9092".into());
         app.update(Event::SourceError {
             source: SourceId::Broker,
             error: "connection refused".into(),
@@ -173,6 +200,36 @@ mod tests {
         let text = render(100, 10, |f, a| draw(f, a, &app));
         assert!(
             text.contains("broker: no answer: connection refused, retrying"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn without_a_broker_it_says_the_figures_are_the_processors_and_who_holds_what() {
+        use crate::tui::event::{ProcessorCounts, ProcessorFigures};
+        let t0 = Instant::now();
+        let mut app = App::new(Duration::from_secs(60), Duration::from_secs(1), t0);
+        let text = render(100, 10, |f, a| draw(f, a, &app));
+        assert!(text.contains("broker not reachable from here"), "{text}");
+        assert!(text.contains("no processor reachable either"), "{text}");
+        app.setup.processors = 1;
+        for n in 0..3u64 {
+            app.update(Event::Processors(ProcessorCounts {
+                at: t0 + Duration::from_secs(n),
+                replicas: vec![ProcessorFigures {
+                    replica: "processor-2".into(),
+                    rows_inserted: 10 * n,
+                    duplicates_skipped: 0,
+                    dead_lettered: 0,
+                    partitions: vec![(1, 17)],
+                }],
+            }));
+        }
+        let text = render(120, 14, |f, a| draw(f, a, &app));
+        assert!(text.contains("the processors' own lag figures"), "{text}");
+        assert!(text.contains("total lag 17"), "{text}");
+        assert!(
+            text.contains("held by") && text.contains("processor-2"),
             "{text}"
         );
     }

@@ -25,6 +25,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let t = &app.throughput;
+    let (inserted, inserted_from) = app.inserted();
+    let (dead_lettered, dead_from) = app.dead_lettered();
 
     let mut lines = vec![Line::from(vec![
         Span::styled(
@@ -38,12 +40,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         ),
         Span::raw("  "),
         Span::styled(
-            format!("inserted {}", rate(t.inserted.last())),
+            format!("inserted {}", rate(inserted.last())),
             fg(app, Color::Cyan),
         ),
         Span::raw("  "),
         Span::styled(
-            format!("dead-lettered {}", rate(t.dead_lettered.last())),
+            format!("dead-lettered {}", rate(dead_lettered.last())),
             fg(app, Color::Red),
         ),
     ])];
@@ -52,13 +54,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         rate(t.produced.last()),
         rate(t.consumed.last())
     )));
+    lines.push(Line::from(format!(
+        "inserted from {inserted_from}, dead letters from {dead_from}"
+    )));
     if let Some(load) = app.live_load() {
         let target = load
             .target_rps
             .map_or_else(String::new, |r| format!(" (target {r:.0}/s)"));
         lines.push(Line::from(Span::styled(
             format!(
-                "ptrack load sent {}{target}  corrected p99 {:.1}ms",
+                "ptrack load requests {}{target}  corrected p99 {:.1}ms",
                 rate(Some(load.sent_rps)),
                 load.corrected_p99_ms
             ),
@@ -74,14 +79,28 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             )));
         }
     }
-    for source in [SourceId::Collectors, SourceId::Database, SourceId::Broker] {
+    for source in [
+        SourceId::Collectors,
+        SourceId::Database,
+        SourceId::Broker,
+        SourceId::Processors,
+    ] {
         if let Some(line) = source_error(app, source) {
             lines.push(line);
         }
     }
-    let [text_area, chart_area] =
+    let [text_area, charts_area] =
         Layout::vertical([Constraint::Length(lines.len() as u16), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(lines), text_area);
+    // A running load's corrected p99 under the rates, on the same time axis.
+    let (chart_area, p99_area) = if t.load_p99_ms.is_empty() {
+        (charts_area, None)
+    } else {
+        let [rates, p99] =
+            Layout::vertical([Constraint::Percentage(65), Constraint::Percentage(35)])
+                .areas(charts_area);
+        (rates, Some(p99))
+    };
 
     let start = app.window_start();
     let points = |series: &Series| -> Vec<(f64, f64)> {
@@ -93,11 +112,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut sets: Vec<ChartLine> = vec![
         ("accepted", Color::Green, points(&t.accepted)),
         ("rejected", Color::Yellow, points(&t.rejected)),
-        ("inserted", Color::Cyan, points(&t.inserted)),
-        ("dead-lettered", Color::Red, points(&t.dead_lettered)),
+        ("inserted", Color::Cyan, points(inserted)),
+        ("dead-lettered", Color::Red, points(dead_lettered)),
     ];
     if !t.load_sent.is_empty() {
-        sets.push(("load sent", Color::Magenta, points(&t.load_sent)));
+        sets.push(("load requests", Color::Magenta, points(&t.load_sent)));
     }
     let top = sets
         .iter()
@@ -105,6 +124,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .fold(1.0_f64, f64::max)
         * 1.1;
     let window = app.window.as_secs_f64();
+    let x_axis = || {
+        Axis::default().bounds([-window, 0.0]).labels([
+            Span::raw(format!(
+                "-{}",
+                crate::runtime::human_duration(app.window.as_secs())
+            )),
+            Span::raw("now"),
+        ])
+    };
     let datasets: Vec<Dataset> = sets
         .iter()
         .map(|(name, color, data)| {
@@ -116,20 +144,30 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 .data(data)
         })
         .collect();
-    let chart = Chart::new(datasets)
-        .x_axis(Axis::default().bounds([-window, 0.0]).labels([
-            Span::raw(format!(
-                "-{}",
-                crate::runtime::human_duration(app.window.as_secs())
-            )),
-            Span::raw("now"),
-        ]))
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, top])
-                .labels([Span::raw("0"), Span::styled(rate(Some(top)), bold(app))]),
-        );
+    let chart = Chart::new(datasets).x_axis(x_axis()).y_axis(
+        Axis::default()
+            .bounds([0.0, top])
+            .labels([Span::raw("0"), Span::styled(rate(Some(top)), bold(app))]),
+    );
     frame.render_widget(chart, chart_area);
+
+    if let Some(area) = p99_area {
+        let data = points(&t.load_p99_ms);
+        let top = data.iter().map(|(_, v)| *v).fold(1.0_f64, f64::max) * 1.1;
+        let dataset = Dataset::default()
+            .name("load corrected p99")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(fg(app, Color::Magenta))
+            .data(&data);
+        let chart = Chart::new(vec![dataset]).x_axis(x_axis()).y_axis(
+            Axis::default().bounds([0.0, top]).labels([
+                Span::raw("0"),
+                Span::styled(format!("p99 {top:.0}ms"), bold(app)),
+            ]),
+        );
+        frame.render_widget(chart, area);
+    }
 }
 
 #[cfg(test)]
@@ -171,15 +209,20 @@ mod tests {
             sent_rps: 799.0,
             corrected_p99_ms: 12.5,
         }));
-        let text = render(100, 16, |f, a| draw(f, a, &app));
+        let text = render(100, 24, |f, a| draw(f, a, &app));
         assert!(text.contains("accepted 800/s"), "{text}");
         assert!(text.contains("rejected 5.0/s"), "{text}");
         assert!(text.contains("inserted 800/s"), "{text}");
         assert!(
-            text.contains("ptrack load sent 799/s (target 800/s)"),
+            text.contains("ptrack load requests 799/s (target 800/s)"),
             "{text}"
         );
         assert!(text.contains("corrected p99 12.5ms"), "{text}");
+        assert!(text.contains("p99 14ms"), "the p99 chart's scale: {text}");
+        assert!(
+            text.contains("inserted from PostgreSQL stats, dead letters from dlq topic"),
+            "{text}"
+        );
         assert!(!text.contains("collector-2"), "{text}");
 
         app.ui.expanded = Some(Panel::Throughput);

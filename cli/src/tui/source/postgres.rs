@@ -1,7 +1,17 @@
 //! From PostgreSQL: rows inserted into `user_events` as its own statistics count them
 //! (`pg_stat_user_tables.n_tup_ins`, never a `count(*)` of the table), the newest stored
-//! events, and the end-to-end delay of those rows (`inserted_at - received_at`: the
-//! collector's receive time to the processor's insert, both server clocks).
+//! events (shown when the events-api does not answer), and the end-to-end delay of the
+//! rows stored last (`inserted_at - received_at`: the collector's receive time to the
+//! processor's insert, both server clocks).
+//!
+//! The rows stored last are chosen by when they were stored, not by the browser's
+//! `timestamp` (a browser with its clock behind would make those stale). Neither stored
+//! time has an index, and `ORDER BY inserted_at DESC` would read the whole table; but
+//! the processor only appends, so the rows stored last sit in the table's last pages: a
+//! TID range scan reads the last [`TAIL_BLOCKS`] pages (a few hundred kB, whatever the
+//! table's size), keeps the rows stored in the last minute and takes the newest 100 of
+//! them. (After deletes, PostgreSQL may reuse free space in earlier pages; those rows
+//! are then missed, never old ones taken: the minute bounds them.)
 //!
 //! The statistics are flushed by each backend when its transaction ends, at most once a
 //! second (PostgreSQL 15), so the inserted rate is right over a few seconds, not to the
@@ -25,6 +35,8 @@ use crate::tui::event::{
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const RECENT: i64 = 100;
+/// The table's last pages read for the delay: 32 pages of 8 kB, about 150 to 300 rows.
+pub const TAIL_BLOCKS: i64 = 32;
 
 pub async fn run(
     url: String,
@@ -73,33 +85,45 @@ async fn read(conn: &mut Option<PgConnection>, url: &str) -> Result<Vec<Event>> 
 
 /// One reading: the inserted-rows counter, the newest events and their delay.
 pub async fn poll(conn: &mut PgConnection) -> Result<Vec<Event>> {
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "SELECT n_tup_ins FROM pg_stat_user_tables \
+    let stats: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT n_tup_ins, \
+                pg_relation_size(relid) / current_setting('block_size')::bigint \
+         FROM pg_stat_user_tables \
          WHERE relname = 'user_events' AND schemaname = current_schema()",
     )
     .fetch_optional(&mut *conn)
     .await
     .context("reading pg_stat_user_tables")?;
     let at = Instant::now();
-    let Some(inserted) = inserted else {
+    let Some((inserted, blocks)) = stats else {
         return Err(anyhow!(
             "the table user_events does not exist yet (the processor creates it)"
         ));
     };
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT \"timestamp\", event_type, page_path, component_name, \
-                received_at, inserted_at \
+        "SELECT \"timestamp\", event_type, page_path, component_name \
          FROM user_events ORDER BY \"timestamp\" DESC LIMIT $1",
     )
     .bind(RECENT)
     .fetch_all(&mut *conn)
     .await
     .context("reading the newest events")?;
+    let tail = format!("({},0)", (blocks - TAIL_BLOCKS).max(0));
+    let stored: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT received_at, inserted_at FROM user_events \
+         WHERE ctid >= $1::text::tid AND inserted_at > now() - interval '60 seconds' \
+         ORDER BY inserted_at DESC LIMIT $2",
+    )
+    .bind(tail)
+    .bind(RECENT)
+    .fetch_all(&mut *conn)
+    .await
+    .context("reading the rows stored last")?;
     let mut events = vec![Event::Inserted(InsertedRows {
         at,
         rows: inserted.max(0) as u64,
     })];
-    if let Some(delay) = delay(&rows, at) {
+    if let Some(delay) = delay(&stored, at) {
         events.push(Event::Delay(delay));
     }
     events.push(Event::Recent(RecentEvents {
@@ -123,14 +147,13 @@ struct Row {
     event_type: String,
     page_path: Option<String>,
     component_name: Option<String>,
-    received_at: DateTime<Utc>,
-    inserted_at: DateTime<Utc>,
 }
 
-fn delay(rows: &[Row], at: Instant) -> Option<E2eDelay> {
+/// The delay figures of `(received_at, inserted_at)` pairs.
+fn delay(rows: &[(DateTime<Utc>, DateTime<Utc>)], at: Instant) -> Option<E2eDelay> {
     let mut delays: Vec<Duration> = rows
         .iter()
-        .map(|r| (r.inserted_at - r.received_at).to_std().unwrap_or_default())
+        .map(|(received, inserted)| (*inserted - *received).to_std().unwrap_or_default())
         .collect();
     if delays.is_empty() {
         return None;
