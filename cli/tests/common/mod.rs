@@ -1,7 +1,10 @@
-//! What the cli's integration tests share: running `ptrack` as a user would.
+//! What the cli's integration tests share: running `ptrack` as a user would, and the
+//! real pipeline in-process ([`pipeline`]).
 
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
+
+pub mod pipeline;
 
 use std::{
     collections::BTreeSet,
