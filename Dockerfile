@@ -3,6 +3,7 @@
 #   docker build --target collector  -t ptrack/collector  .
 #   docker build --target processor  -t ptrack/processor  .
 #   docker build --target events-api -t ptrack/events-api .
+#   docker build --target web-demo   -t ptrack/web-demo   .
 #
 # `docker compose build` and `ptrack up --runtime docker --build` do exactly this. The
 # health checks, ports and environment come from the stack description (compose.yaml,
@@ -16,10 +17,12 @@ FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked \
-        -p ptrack-collector -p ptrack-processor -p ptrack-events-api -p ptrack \
+        -p ptrack-collector -p ptrack-processor -p ptrack-events-api -p ptrack-web-demo \
+        -p ptrack \
     && mkdir /out \
     && cp target/release/ptrack target/release/ptrack-collector \
-          target/release/ptrack-processor target/release/ptrack-events-api /out/
+          target/release/ptrack-processor target/release/ptrack-events-api \
+          target/release/ptrack-web-demo /out/
 
 # curl is what the container health checks call (`curl -fsS http://127.0.0.1:PORT/health`);
 # bash's /dev/tcp checks a TCP port.
@@ -47,6 +50,13 @@ COPY --from=build /out/ptrack-events-api /usr/local/bin/
 ENV EVENTS_API_ADDR=0.0.0.0:8001
 EXPOSE 8001
 ENTRYPOINT ["ptrack-events-api"]
+
+# The demo shop: its pages and the tracker are compiled into the binary.
+FROM runtime AS web-demo
+COPY --from=build /out/ptrack-web-demo /usr/local/bin/
+ENV WEB_DEMO_ADDR=0.0.0.0:3000
+EXPOSE 3000
+ENTRYPOINT ["ptrack-web-demo"]
 
 # The embedded broker (tansu, SQLite) as a container: a stand-in for Apache Kafka where
 # no registry is reachable. Not used by compose.yaml or kube/.

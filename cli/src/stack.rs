@@ -34,15 +34,18 @@ pub enum ServiceName {
     Processor,
     EventsApi,
     Collector,
+    /// The demo shop and its analytics page: a customer's site, not part of the pipeline.
+    WebDemo,
 }
 
 impl ServiceName {
-    pub const ALL: [ServiceName; 5] = [
+    pub const ALL: [ServiceName; 6] = [
         Self::Broker,
         Self::Postgres,
         Self::Processor,
         Self::EventsApi,
         Self::Collector,
+        Self::WebDemo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +55,7 @@ impl ServiceName {
             Self::Processor => "processor",
             Self::EventsApi => "events-api",
             Self::Collector => "collector",
+            Self::WebDemo => "web-demo",
         }
     }
 }
@@ -125,6 +129,10 @@ pub struct Wiring {
     /// 0.6 panics on an idempotent producer's retry after a broker restart (see
     /// `KafkaSettings::idempotence`).
     pub kafka_idempotence: bool,
+    /// The events-api as the web demo's *server* reaches it (`http://127.0.0.1:8001`,
+    /// `http://events-api:8001`). The browser's side, the collector, is always reached
+    /// through the host (see [`Stack::browser_collector_url`]).
+    pub events_api_url: String,
 }
 
 /// The whole stack as `ptrack up` was asked to start it.
@@ -237,7 +245,8 @@ impl Stack {
     ) -> BTreeMap<String, String> {
         let service = self.service(name);
         let mut env = service.env.clone();
-        if service.binary.is_some() {
+        // The web demo, like a customer's site, knows nothing of Kafka or PostgreSQL.
+        if service.binary.is_some() && name != ServiceName::WebDemo {
             env.insert("KAFKA_BROKERS".into(), wiring.kafka_brokers.clone());
             env.insert("KAFKA_TOPIC".into(), TOPIC.into());
             env.insert("KAFKA_PARTITIONS".into(), self.partitions.to_string());
@@ -253,10 +262,37 @@ impl Stack {
         if name == ServiceName::Processor && !wiring.kafka_idempotence {
             env.insert("KAFKA_ORPHAN_AFTER_MS".into(), "15000".into());
         }
+        match name {
+            ServiceName::Collector => {
+                env.insert("CORS_ALLOWED_ORIGINS".into(), self.web_demo_origins());
+            }
+            ServiceName::WebDemo => {
+                env.insert("COLLECTOR_URL".into(), self.browser_collector_url());
+                env.insert("EVENTS_API_URL".into(), wiring.events_api_url.clone());
+            }
+            _ => {}
+        }
         if let Some(addr_env) = service.addr_env {
             env.insert(addr_env.into(), listen.to_string());
         }
         env
+    }
+
+    /// Where the visitor's *browser* posts the demo's events: the first collector at its
+    /// host port on 127.0.0.1, which is where the local runtime listens, where docker
+    /// publishes it, and where `kubectl port-forward` (as `up` lists it) puts it.
+    pub fn browser_collector_url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}",
+            self.host_port(ServiceName::Collector, 0)
+        )
+    }
+
+    /// The web demo's origins as a browser on this machine has them (`localhost` and
+    /// `127.0.0.1`, at the demo's host port): the collector's `CORS_ALLOWED_ORIGINS`.
+    pub fn web_demo_origins(&self) -> String {
+        let port = self.host_port(ServiceName::WebDemo, 0);
+        format!("http://localhost:{port},http://127.0.0.1:{port}")
     }
 
     /// Replica names as `status` and `logs` show them: `collector`, or `processor-1`,
@@ -350,6 +386,8 @@ pub struct Endpoints {
     pub processors: Vec<ReplicaAddr>,
     /// The events-api (`GET /events`, `/stats`); `None` on kube, as above.
     pub events_api: Option<SocketAddr>,
+    /// The web demo, to open in a browser; `None` on kube, as above.
+    pub web_demo: Option<SocketAddr>,
     /// The Kafka bootstrap address. `None` when the broker cannot be reached from the
     /// host: docker's broker advertises `broker:9092`, a name only the stack's network
     /// resolves, and kube's lives in the cluster.
@@ -381,6 +419,7 @@ impl Endpoints {
             collectors: Vec::new(),
             processors: Vec::new(),
             events_api: None,
+            web_demo: None,
             broker: None,
             database_url: None,
             database_external: false,
@@ -406,6 +445,7 @@ impl Endpoints {
             collectors: addrs(ServiceName::Collector),
             processors: addrs(ServiceName::Processor),
             events_api: addrs(ServiceName::EventsApi).first().map(|r| r.addr),
+            web_demo: addrs(ServiceName::WebDemo).first().map(|r| r.addr),
             broker,
             database_url,
             ..Self::unreachable()
@@ -413,7 +453,8 @@ impl Endpoints {
     }
 
     /// What `ptrack up` prints: the collectors first (where events go), then the broker,
-    /// PostgreSQL, the processors and the events-api, each that is reachable from here.
+    /// PostgreSQL, the processors, the events-api and last the web demo (what a person
+    /// opens), each that is reachable from here.
     pub fn listing(&self) -> Vec<Endpoint> {
         let mut endpoints = Vec::new();
         for (i, c) in self.collectors.iter().enumerate() {
@@ -455,6 +496,12 @@ impl Endpoints {
                 url: crate::client::url(addr, "/events").to_string(),
             });
         }
+        if let Some(addr) = self.web_demo {
+            endpoints.push(Endpoint {
+                name: "web demo (open in a browser; analytics at /analytics)".to_owned(),
+                url: crate::client::url(addr, "/").to_string(),
+            });
+        }
         endpoints
     }
 }
@@ -467,7 +514,13 @@ pub fn port_forward_listing(stack: &Stack, namespace: &str) -> Vec<Endpoint> {
         .iter()
         .filter(|s| s.binary.is_some())
         .map(|s| Endpoint {
-            name: s.name.to_string(),
+            name: match s.name {
+                // The visitor's browser posts to the collector on this machine.
+                ServiceName::WebDemo => {
+                    "web-demo (open in a browser; forward the collector too)".to_owned()
+                }
+                name => name.to_string(),
+            },
             url: format!(
                 "http://{}.{namespace}.svc:{} (from here: kubectl -n {namespace} \
                  port-forward svc/{} {}:{})",
@@ -488,6 +541,13 @@ pub fn replica_names(name: ServiceName, replicas: u32) -> Vec<String> {
     } else {
         (1..=replicas).map(|i| format!("{name}-{i}")).collect()
     }
+}
+
+/// `http://events-api:8001`: a service by its name and container port, as the other
+/// services reach it on the stack's network (docker) or in its namespace (kube).
+pub fn in_network_url(name: ServiceName) -> String {
+    let port = Stack::default().service(name).port;
+    format!("http://{name}:{port}")
 }
 
 /// `postgres://ptrack:ptrack@HOST:PORT/ptrack`.
@@ -597,6 +657,21 @@ fn default_services(partitions: u32) -> Vec<Service> {
             scalable: true,
             env: BTreeMap::new(),
         },
+        Service {
+            name: WebDemo,
+            image: "ptrack/web-demo:latest".into(),
+            binary: Some("ptrack-web-demo"),
+            port: 3000,
+            addr_env: Some("WEB_DEMO_ADDR"),
+            // The demo's own server answering; the pipeline behind it has its own probes.
+            readiness: Probe::Http { path: "/health" },
+            liveness: Probe::Http { path: "/health" },
+            // Its pages post to the collector and read the events-api.
+            depends_on: &[EventsApi, Collector],
+            replicas: 1,
+            scalable: false,
+            env: BTreeMap::new(),
+        },
     ]
 }
 
@@ -609,6 +684,7 @@ mod tests {
             kafka_brokers: "127.0.0.1:9092".into(),
             database_url: database_url("127.0.0.1", 5432),
             kafka_idempotence: false,
+            events_api_url: "http://127.0.0.1:8001".into(),
         }
     }
 
@@ -712,6 +788,46 @@ mod tests {
     }
 
     #[test]
+    fn the_web_demo_is_wired_as_a_browser_reaches_it() {
+        // With a port offset the demo's origin moves, and the collector follows it.
+        let stack = Stack::new(3, &[], 7).unwrap();
+        let wiring = Wiring {
+            events_api_url: "http://events-api:8001".into(),
+            ..wiring()
+        };
+        let env = stack.env(
+            ServiceName::WebDemo,
+            "0.0.0.0:3000".parse().unwrap(),
+            &wiring,
+        );
+        let expected = [
+            ("COLLECTOR_URL", "http://127.0.0.1:8007"),
+            ("EVENTS_API_URL", "http://events-api:8001"),
+            ("WEB_DEMO_ADDR", "0.0.0.0:3000"),
+        ];
+        assert_eq!(
+            env,
+            expected
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            "the demo knows nothing of Kafka or PostgreSQL"
+        );
+        let env = stack.env(
+            ServiceName::Collector,
+            "127.0.0.1:8007".parse().unwrap(),
+            &wiring,
+        );
+        assert_eq!(
+            env["CORS_ALLOWED_ORIGINS"],
+            "http://localhost:3007,http://127.0.0.1:3007"
+        );
+        assert!(!stack.service(ServiceName::WebDemo).scalable);
+        let err = Stack::new(3, &["web-demo=2".parse().unwrap()], 0).unwrap_err();
+        assert!(err.to_string().contains("cannot be scaled"), "{err}");
+    }
+
+    #[test]
     fn replicas_have_names_indexes_and_host_ports() {
         let scale = ["processor=2".parse().unwrap()];
         let stack = Stack::new(3, &scale, 100).unwrap();
@@ -725,7 +841,8 @@ mod tests {
                 "processor-1",
                 "processor-2",
                 "events-api",
-                "collector"
+                "collector",
+                "web-demo"
             ]
         );
         let second = &replicas[3];
@@ -747,7 +864,7 @@ mod tests {
                 .map(|r| r.name)
                 .collect()
         };
-        assert_eq!(names(None).len(), 6);
+        assert_eq!(names(None).len(), 7);
         assert_eq!(names(Some("processor")), ["processor-1", "processor-2"]);
         assert_eq!(names(Some("processor-2")), ["processor-2"]);
         assert_eq!(names(Some("events-api")), ["events-api"]);
@@ -755,7 +872,7 @@ mod tests {
         assert_eq!(
             err,
             "no service or replica named \"processor-3\": choose one of broker, postgres, \
-             processor-1, processor-2, events-api, collector"
+             processor-1, processor-2, events-api, collector, web-demo"
         );
     }
 
@@ -798,6 +915,10 @@ mod tests {
                 "events-api (GET /events, /stats)",
                 "http://127.0.0.1:8001/events",
             ),
+            (
+                "web demo (open in a browser; analytics at /analytics)",
+                "http://127.0.0.1:3000/",
+            ),
         ]
         .map(|(n, u)| (n.to_owned(), u.to_owned()));
         assert_eq!(listing, expected);
@@ -828,7 +949,15 @@ mod tests {
         let stack = Stack::new(3, &[], 5).unwrap();
         let listing = port_forward_listing(&stack, "ptrack");
         let names: Vec<&str> = listing.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["processor", "events-api", "collector"]);
+        assert_eq!(
+            names,
+            [
+                "processor",
+                "events-api",
+                "collector",
+                "web-demo (open in a browser; forward the collector too)"
+            ]
+        );
         assert_eq!(
             listing[2].url,
             "http://collector.ptrack.svc:8000 (from here: kubectl -n ptrack port-forward \

@@ -252,7 +252,11 @@ fn assert_probe(container: &Container, probe: Option<&Probe>, expected: stack::P
 fn every_object_parses_into_the_api_types() {
     let all = objects();
     assert_eq!(all.namespaces.len(), 1);
-    assert_eq!(all.deployments.len(), 3, "collector, processor, events-api");
+    assert_eq!(
+        all.deployments.len(),
+        4,
+        "collector, processor, events-api, web-demo"
+    );
     assert_eq!(all.stateful_sets.len(), 2, "broker, postgres");
 
     // Every manifest in kube/ is part of the kustomization: none is forgotten.
@@ -631,6 +635,7 @@ fn ptrack_drives_kubectl() {
             "-n ptrack rollout status deployment/processor --timeout=300s",
             "-n ptrack rollout status deployment/events-api --timeout=300s",
             "-n ptrack rollout status deployment/collector --timeout=300s",
+            "-n ptrack rollout status deployment/web-demo --timeout=300s",
         ]
     );
 

@@ -4,7 +4,6 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
-    net::SocketAddr,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -23,11 +22,14 @@ use ptrack::{
     },
 };
 use ptrack_common::event::{Limits, TrackEvent};
-use ptrack_test_support::{TestBroker, TestDatabase, fresh_topic};
 use reqwest::Url;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+mod common;
+
+use common::pipeline::Pipeline;
 
 /// What a test server does with each request.
 #[derive(Clone, Default)]
@@ -365,92 +367,11 @@ async fn the_report_renders_as_text_json_svg_and_html() {
     }
 }
 
-/// The pipeline, in-process: broker, collector, processor, events-api.
-struct Pipeline {
-    db: TestDatabase,
-    collector: Url,
-    events_api: Url,
-    stop: CancellationToken,
-    _broker: TestBroker,
-}
-
-async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    (listener, addr)
-}
-
-impl Pipeline {
-    async fn start() -> Self {
-        let broker = TestBroker::start().await.unwrap();
-        let topic = fresh_topic(&broker, 3).await.unwrap();
-        let db = TestDatabase::new().await.unwrap();
-        let stop = CancellationToken::new();
-
-        let (l, collector) = listener().await;
-        let config = ptrack_collector::Config::for_tests(&broker.bootstrap(), &topic);
-        tokio::spawn(ptrack_collector::run(
-            l,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
-
-        let (l, addr) = listener().await;
-        let config = ptrack_processor::Config {
-            addr,
-            kafka: ptrack_common::kafka::KafkaSettings {
-                brokers: broker.bootstrap(),
-                topic: topic.clone(),
-                partitions: 3,
-                idempotence: true,
-            },
-            group_id: format!("processor-{topic}"),
-            database_url: ptrack_common::config::Secret::new(db.url.clone()),
-            batch_size: 500,
-            batch_timeout: Duration::from_millis(100),
-            db_max_connections: 2,
-            join_delay: Duration::ZERO,
-            orphan_after: Duration::from_secs(30),
-            fetch_wait: Duration::from_millis(50),
-        };
-        tokio::spawn(ptrack_processor::run(
-            l,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
-
-        let (l, events_api) = listener().await;
-        let config = ptrack_events_api::Config {
-            addr: events_api,
-            database_url: ptrack_common::config::Secret::new(db.url.clone()),
-        };
-        tokio::spawn(ptrack_events_api::run(
-            l,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
-
-        Self {
-            db,
-            collector: format!("http://{collector}/track").parse().unwrap(),
-            events_api: format!("http://{events_api}").parse().unwrap(),
-            stop,
-            _broker: broker,
-        }
-    }
-}
-
-impl Drop for Pipeline {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_finds_every_event_in_the_real_pipeline_and_detects_deleted_ones() {
     let pipeline = Pipeline::start().await;
     let plan = Plan::fixed(200.0, None, Some(300)).unwrap();
-    let result = run(config(pipeline.collector.clone(), plan.clone(), 8)).await;
+    let result = run(config(pipeline.track_url(), plan.clone(), 8)).await;
     let report = Report::new(settings(), &plan, &result);
     assert_eq!(report.requests_ok, 300, "{}", report.text());
     let ids = result.stats.accepted_ids.clone();
@@ -472,7 +393,7 @@ async fn verify_finds_every_event_in_the_real_pipeline_and_detects_deleted_ones(
 
     // The events-api sees the same.
     let api = Source::EventsApi {
-        api: EventsApi::new(pipeline.events_api.clone()),
+        api: EventsApi::new(pipeline.events_api_url()),
         since: chrono::DateTime::from_timestamp_millis(
             result.stats.oldest_event_ms.unwrap() - 1000,
         )
@@ -526,7 +447,7 @@ async fn the_command_verifies_end_to_end_and_exits_non_zero_only_on_loss() {
         ])
         .args(["--verify", "--verify-timeout", "60s"])
         .arg("--target")
-        .arg(pipeline.collector.as_str())
+        .arg(pipeline.track_url().as_str())
         .arg("--database-url")
         .arg(&pipeline.db.url)
         .arg("--report")

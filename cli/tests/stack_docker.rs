@@ -65,7 +65,7 @@ fn free_port_offset() -> u16 {
     (0..100)
         .map(|i| (base + i * 37) % 30_000 + 15_000)
         .find(|offset| {
-            [5432, 8000, 8001, 8002]
+            [5432, 8000, 8001, 8002, 8012, 3000]
                 .iter()
                 .all(|port| TcpListener::bind(("127.0.0.1", port + offset)).is_ok())
         })
@@ -164,7 +164,8 @@ async fn up_status_down_up_clean_on_docker() {
         "processor=2",
     ]);
     assert!(out.contains(&format!("{}/track", stack.url(8000))), "{out}");
-    assert_eq!(stack.docker_objects("container").len(), 6);
+    assert!(out.contains(&format!("{}/", stack.url(3000))), "{out}");
+    assert_eq!(stack.docker_objects("container").len(), 7);
     assert_eq!(stack.docker_objects("volume").len(), 2);
     assert_eq!(stack.docker_objects("network").len(), 1);
 
@@ -184,10 +185,15 @@ async fn up_status_down_up_clean_on_docker() {
             "processor-1",
             "processor-2",
             "events-api",
-            "collector"
+            "collector",
+            "web-demo"
         ]
     );
     assert_eq!(status["all_healthy"], true, "{status:#}");
+
+    // The web demo, on its published port, points the browser at the collector's
+    // published port, and the collector allows the demo's shifted origin.
+    common::web_demo_is_wired(&stack.url(3000), &stack.url(8000)).await;
 
     // The two processor containers split the three partitions.
     eventually(

@@ -38,6 +38,8 @@ fn build_services() {
             "ptrack-processor",
             "-p",
             "ptrack-events-api",
+            "-p",
+            "ptrack-web-demo",
         ])
         .env("CARGO_TARGET_DIR", target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -48,15 +50,15 @@ fn build_services() {
     assert!(status.success(), "building the service binaries failed");
 }
 
-/// An offset that leaves every port of the stack free (broker, postgres, services, and
-/// a second processor replica).
+/// An offset that leaves every port of the stack free (broker, postgres, services, a
+/// second processor replica, the web demo).
 /// `salt` keeps the tests of this file (which run at the same time) apart.
 fn free_port_offset(salt: u16) -> u16 {
     let base = 20_000 + (std::process::id() % 200) as u16 * 100 + salt * 1_000;
     (0..100)
         .map(|i| (base + i * 37) % 30_000 + 15_000)
         .find(|offset| {
-            [9092, 5432, 8000, 8001, 8002, 8012]
+            [9092, 5432, 8000, 8001, 8002, 8012, 3000]
                 .iter()
                 .all(|port| TcpListener::bind(("127.0.0.1", port + offset)).is_ok())
         })
@@ -143,6 +145,11 @@ async fn up_status_down_up_clean() {
     // Up, with two processor replicas sharing three partitions.
     let out = stack.ok(&["up", "--port-offset", &offset, "--scale", "processor=2"]);
     assert!(out.contains(&format!("{}/track", stack.url(8000))), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("web demo") && l.contains(&format!("{}/", stack.url(3000)))),
+        "up says where to open the web demo: {out}"
+    );
 
     let status = stack.status();
     assert_eq!(status["runtime"], "local");
@@ -160,7 +167,8 @@ async fn up_status_down_up_clean() {
             "processor-1",
             "processor-2",
             "events-api",
-            "collector"
+            "collector",
+            "web-demo"
         ]
     );
     assert_eq!(status["all_healthy"], true, "{status:#}");
@@ -168,7 +176,17 @@ async fn up_status_down_up_clean() {
         assert_eq!(service["state"], "running", "{service}");
     }
     let first_pids = pids(&status);
-    assert_eq!(first_pids.len(), 6, "{status:#}");
+    assert_eq!(first_pids.len(), 7, "{status:#}");
+
+    // The web demo points the browser at the shifted collector, which allows the
+    // demo's shifted origin; its log is there like any service's.
+    common::web_demo_is_wired(&stack.url(3000), &stack.url(8000)).await;
+    let logs = stack.ok(&["logs", "web-demo"]);
+    assert!(
+        logs.lines()
+            .any(|l| l.starts_with("web-demo | ") && l.contains("web demo listening")),
+        "{logs}"
+    );
 
     // The two processors split the three partitions between them.
     let mut partitions = Vec::new();
@@ -301,7 +319,8 @@ fn missing_service_binaries_say_how_to_build_them() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(
-            "cargo build --release -p ptrack-processor -p ptrack-events-api -p ptrack-collector"
+            "cargo build --release -p ptrack-processor -p ptrack-events-api -p ptrack-collector \
+             -p ptrack-web-demo"
         ),
         "{err}"
     );

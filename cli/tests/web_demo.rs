@@ -7,118 +7,34 @@
 //! chromium-driver`). WebDriver is plain JSON over HTTP, spoken here with reqwest.
 
 use std::{
-    net::SocketAddr,
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
-use ptrack_test_support::{TestBroker, TestDatabase, eventually, fresh_topic};
+use ptrack_test_support::eventually;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
+use common::pipeline::{Pipeline, listener};
+
 /// The pipeline and the demo, in-process.
 struct Stack {
-    db: TestDatabase,
+    pipeline: Pipeline,
     demo: String,
     stop: CancellationToken,
-    collector: Collector,
-    _broker: TestBroker,
-}
-
-/// The collector, which a test may stop and start again on the same address.
-struct Collector {
-    addr: SocketAddr,
-    config: ptrack_collector::Config,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Collector {
-    fn start(listener: tokio::net::TcpListener, config: ptrack_collector::Config) -> Self {
-        let addr = listener.local_addr().unwrap();
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(ptrack_collector::run(
-            listener,
-            config.clone(),
-            stop.clone().cancelled_owned(),
-        ));
-        Self {
-            addr,
-            config,
-            stop,
-            task,
-        }
-    }
-
-    async fn stop(&mut self) {
-        self.stop.cancel();
-        (&mut self.task).await.unwrap().unwrap();
-    }
-
-    async fn restart(&mut self) {
-        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
-        *self = Self::start(listener, self.config.clone());
-    }
-}
-
-async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    (listener, addr)
 }
 
 impl Stack {
     async fn start() -> Self {
-        let broker = TestBroker::start().await.unwrap();
-        let topic = fresh_topic(&broker, 3).await.unwrap();
-        let db = TestDatabase::new().await.unwrap();
-        let stop = CancellationToken::new();
         let (demo_listener, demo) = listener().await;
         let demo = format!("http://{demo}");
-
-        let (l, collector) = listener().await;
-        let mut config = ptrack_collector::Config::for_tests(&broker.bootstrap(), &topic);
-        config.cors_origins = vec![demo.clone()];
-        let collector_server = Collector::start(l, config);
-
-        let (l, addr) = listener().await;
-        let config = ptrack_processor::Config {
-            addr,
-            kafka: ptrack_common::kafka::KafkaSettings {
-                brokers: broker.bootstrap(),
-                topic: topic.clone(),
-                partitions: 3,
-                idempotence: true,
-            },
-            group_id: format!("processor-{topic}"),
-            database_url: ptrack_common::config::Secret::new(db.url.clone()),
-            batch_size: 500,
-            batch_timeout: Duration::from_millis(100),
-            db_max_connections: 2,
-            join_delay: Duration::ZERO,
-            orphan_after: Duration::from_secs(30),
-            fetch_wait: Duration::from_millis(50),
-        };
-        tokio::spawn(ptrack_processor::run(
-            l,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
-
-        let (l, events_api) = listener().await;
-        let config = ptrack_events_api::Config {
-            addr: events_api,
-            database_url: ptrack_common::config::Secret::new(db.url.clone()),
-        };
-        tokio::spawn(ptrack_events_api::run(
-            l,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
-
+        let pipeline = Pipeline::allowing_origin(&demo).await;
+        let stop = CancellationToken::new();
         let config = ptrack_web_demo::Config::for_tests(
-            &format!("http://{collector}"),
-            &format!("http://{events_api}"),
+            pipeline.collector_url().as_str(),
+            pipeline.events_api_url().as_str(),
         );
         tokio::spawn(ptrack_web_demo::run(
             demo_listener,
@@ -126,11 +42,9 @@ impl Stack {
             stop.clone().cancelled_owned(),
         ));
         Self {
-            db,
+            pipeline,
             demo,
             stop,
-            collector: collector_server,
-            _broker: broker,
         }
     }
 
@@ -142,7 +56,7 @@ impl Stack {
                     coalesce(component_name, ''), coalesce(page_path, '')
              FROM user_events ORDER BY 1",
         )
-        .fetch_all(&self.db.pool)
+        .fetch_all(&self.pipeline.db.pool)
         .await
         .unwrap()
     }
@@ -151,7 +65,6 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         self.stop.cancel();
-        self.collector.stop.cancel();
     }
 }
 
@@ -289,6 +202,28 @@ impl Browser {
         )
         .await;
         self.pointer("#park", false).await;
+    }
+
+    /// A Chrome DevTools Protocol command, through chromedriver.
+    async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.post("/goog/cdp/execute", json!({"cmd": cmd, "params": params}))
+            .await
+    }
+
+    /// The tracker's counters.
+    async fn stats(&self) -> Value {
+        self.script("return ptrack.stats()").await
+    }
+
+    /// Waits until the tracker of this page has sent `n` events.
+    async fn sent(&self, n: i64) {
+        let done = eventually(Duration::from_secs(20), "the events sent", || async {
+            (self.stats().await["sent"] == n).then_some(())
+        })
+        .await;
+        if done.is_err() {
+            panic!("not {n} events sent: {}", self.stats().await);
+        }
     }
 
     async fn screenshot(&self, path: &std::path::Path) {
@@ -434,7 +369,7 @@ async fn clicks_hovers_and_navigation_in_chromium_are_stored_exactly_and_shown_l
     let leaks: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM user_events WHERE full_event_data::text LIKE '%typed-secret%'",
     )
-    .fetch_one(&stack.db.pool)
+    .fetch_one(&stack.pipeline.db.pool)
     .await
     .unwrap();
     assert_eq!(leaks, 0, "what the visitor typed was sent");
@@ -589,7 +524,7 @@ async fn events_made_while_the_collector_is_down_are_stored_after_it_returns() {
     .await
     .unwrap();
 
-    stack.collector.stop().await;
+    stack.pipeline.collector.stop().await;
     browser.pointer("#plans", true).await;
     browser.park().await;
     eventually(Duration::from_secs(10), "a failed send", || async {
@@ -620,7 +555,7 @@ async fn events_made_while_the_collector_is_down_are_stored_after_it_returns() {
     .unwrap();
     assert_eq!(stack.stored().await.len(), 1);
 
-    stack.collector.restart().await;
+    stack.pipeline.collector.restart().await;
     let expected = [
         ("PAGE_VIEW", "", "/pricing"),
         ("HOVER_ENTER", "PricingTable", "/pricing"),
@@ -644,4 +579,208 @@ async fn events_made_while_the_collector_is_down_are_stored_after_it_returns() {
     assert_eq!(got, expected, "the tracker: {stats}");
     let sequences: Vec<i64> = stored.iter().map(|s| s.0).collect();
     assert_eq!(sequences, [1, 2, 3, 4, 5]);
+}
+
+/// Waits until at least `n` events are stored, then a little more for late ones, and
+/// returns them as (type, component, path).
+async fn stored_at_least(stack: &Stack, n: usize) -> Vec<(String, String, String)> {
+    let _ = eventually(Duration::from_secs(30), "the events stored", || async {
+        (stack.stored().await.len() >= n).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stack
+        .stored()
+        .await
+        .into_iter()
+        .map(|(_, t, c, p)| (t, c, p))
+        .collect()
+}
+
+fn events(expected: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    expected
+        .iter()
+        .map(|(t, c, p)| ((*t).to_owned(), (*c).to_owned(), (*p).to_owned()))
+        .collect()
+}
+
+/// A browser with Global Privacy Control on gets no tracking at all: nothing sent,
+/// nothing kept for later, not even what an earlier visit left unsent.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_global_privacy_control_nothing_is_sent() {
+    let stack = Stack::start().await;
+    let browser = Browser::start().await;
+    // What a browser with GPC on shows every page, before the page's own scripts run;
+    // and a click an earlier visit (before GPC) could not send, waiting in local storage.
+    let earlier = "{event_id: crypto.randomUUID(), event_type: 'CLICK', \
+        location_type: 'COMPONENT', component_name: 'EarlierVisit', page_path: '/pricing', \
+        page_title: 'Pricing', timestamp: Date.now(), user_metadata: {}, \
+        session_id: crypto.randomUUID(), anonymous_id: crypto.randomUUID(), sequence: 1}";
+    let source = format!(
+        "Object.defineProperty(navigator, 'globalPrivacyControl', {{value: true}}); \
+         localStorage.setItem('ptrack:queue', JSON.stringify([{earlier}]));"
+    );
+    browser
+        .cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": source }),
+        )
+        .await;
+    browser.open(&format!("{}/pricing", stack.demo)).await;
+    assert_eq!(
+        browser
+            .script("return navigator.globalPrivacyControl")
+            .await,
+        true
+    );
+    browser.park().await;
+    browser.pointer("#plans", true).await;
+    browser.pointer("#signup", true).await;
+    browser.park().await;
+    browser
+        .script("ptrack.track('CLICK', 'Custom'); ptrack.flush()")
+        .await;
+    // A batch goes out within a second: give it three.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stats = browser.stats().await;
+    assert_eq!(stats["blocked"], true, "{stats}");
+    assert_eq!(stats["sent"], 0, "{stats}");
+    assert_eq!(stats["queued"], 0, "{stats}");
+    assert_eq!(
+        browser
+            .script("return localStorage.getItem('ptrack:queue')")
+            .await,
+        "[]",
+        "nothing kept to send later"
+    );
+    assert!(stack.stored().await.is_empty());
+}
+
+/// `ptrack.optOut()` stops tracking at once (what was queued is forgotten) and on the
+/// next pages too; `ptrack.optIn()` starts it again.
+#[tokio::test(flavor = "multi_thread")]
+async fn opting_out_lasts_across_reloads_until_opting_in() {
+    let stack = Stack::start().await;
+    let browser = Browser::start().await;
+    let pricing = format!("{}/pricing", stack.demo);
+    browser.open(&pricing).await;
+    browser.park().await;
+    browser.sent(1).await;
+    browser
+        .script(
+            "ptrack.init({ flushInterval: 600000, batchSize: 100 }); \
+             ptrack.track('CLICK', 'QueuedBeforeOptOut'); ptrack.optOut(); ptrack.flush()",
+        )
+        .await;
+    browser.pointer("#plans", true).await;
+    browser.park().await;
+    let stats = browser.stats().await;
+    assert_eq!(stats["blocked"], true, "{stats}");
+    assert_eq!(stats["queued"], 0, "{stats}");
+
+    // A new page remembers the choice: not even its page view is sent.
+    browser.open(&pricing).await;
+    browser.park().await;
+    browser.pointer("#plans", true).await;
+    browser.park().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stats = browser.stats().await;
+    assert_eq!(stats["blocked"], true, "{stats}");
+    assert_eq!(stats["sent"], 0, "{stats}");
+    assert_eq!(stats["queued"], 0, "{stats}");
+
+    browser.script("ptrack.optIn()").await;
+    browser.pointer("#signup", true).await;
+    browser.park().await;
+    let expected = events(&[
+        ("PAGE_VIEW", "", "/pricing"),
+        ("HOVER_ENTER", "SignupButton", "/pricing"),
+        ("CLICK", "SignupButton", "/pricing"),
+        ("HOVER_LEAVE", "SignupButton", "/pricing"),
+    ]);
+    assert_eq!(stored_at_least(&stack, expected.len()).await, expected);
+}
+
+/// While the collector is down the queue in local storage holds at most `maxQueue`
+/// events: past it the oldest go, and are counted (across pages too).
+#[tokio::test(flavor = "multi_thread")]
+async fn past_the_queue_cap_the_oldest_events_are_dropped_and_counted() {
+    let mut stack = Stack::start().await;
+    let browser = Browser::start().await;
+    let pricing = format!("{}/pricing", stack.demo);
+    browser.open(&pricing).await;
+    browser.park().await;
+    browser.sent(1).await;
+
+    stack.pipeline.collector.stop().await;
+    browser
+        .script(
+            "ptrack.init({ maxQueue: 5, batchSize: 3 }); \
+             for (var i = 1; i <= 8; i++) ptrack.track('CLICK', 'Capped' + i);",
+        )
+        .await;
+    let stats = browser.stats().await;
+    assert_eq!(stats["dropped"], 3, "{stats}");
+    assert_eq!(stats["queued"], 5, "{stats}");
+    let kept = browser
+        .script(
+            "return JSON.parse(localStorage.getItem('ptrack:queue'))\
+             .map(function (e) { return e.component_name; })",
+        )
+        .await;
+    assert_eq!(
+        kept,
+        json!(["Capped4", "Capped5", "Capped6", "Capped7", "Capped8"])
+    );
+
+    // The next page (the demo's own settings: a cap of 500) keeps the count.
+    browser.open(&pricing).await;
+    browser.park().await;
+    let stats = browser.stats().await;
+    assert_eq!(stats["dropped"], 3, "{stats}");
+    assert_eq!(stats["queued"], 6, "{stats}");
+
+    stack.pipeline.collector.restart().await;
+    browser.script("ptrack.flush()").await;
+    let mut expected = vec![("PAGE_VIEW", "", "/pricing")];
+    let capped: Vec<String> = (4..=8).map(|i| format!("Capped{i}")).collect();
+    expected.extend(capped.iter().map(|c| ("CLICK", c.as_str(), "/pricing")));
+    expected.push(("PAGE_VIEW", "", "/pricing"));
+    let expected = events(&expected);
+    assert_eq!(stored_at_least(&stack, expected.len()).await, expected);
+}
+
+/// A flush larger than the browser's 64 KB keepalive cap goes out in several sends, each
+/// under it, and every event arrives once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_flush_is_split_into_sends_under_64_kb() {
+    let stack = Stack::start().await;
+    let browser = Browser::start().await;
+    browser.open(&format!("{}/pricing", stack.demo)).await;
+    browser.park().await;
+    browser.sent(1).await;
+    // 30 events of about 6 KB each (their user metadata): about 190 KB in one flush.
+    browser
+        .script(
+            "window.sizes = []; var send = window.fetch; \
+             window.fetch = function (url, options) { \
+               sizes.push(new Blob([options.body]).size); return send.apply(this, arguments); }; \
+             ptrack.init({ batchSize: 100, flushInterval: 600000 }); \
+             ptrack.setUser({ note: new Array(6001).join('x') }); \
+             for (var i = 1; i <= 30; i++) ptrack.track('CLICK', 'Big' + i); \
+             ptrack.flush();",
+        )
+        .await;
+    browser.sent(31).await;
+    let sizes: Vec<u64> = serde_json::from_value(browser.script("return sizes").await).unwrap();
+    assert!(
+        sizes.len() >= 4 && sizes.iter().all(|&s| s < 64 * 1024),
+        "sends of {sizes:?} bytes"
+    );
+    assert!(sizes.iter().sum::<u64>() > 180_000, "{sizes:?}");
+    let mut expected = vec![("PAGE_VIEW", "", "/pricing")];
+    let big: Vec<String> = (1..=30).map(|i| format!("Big{i}")).collect();
+    expected.extend(big.iter().map(|c| ("CLICK", c.as_str(), "/pricing")));
+    let expected = events(&expected);
+    assert_eq!(stored_at_least(&stack, expected.len()).await, expected);
 }

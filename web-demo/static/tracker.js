@@ -132,7 +132,7 @@
     for (var i = 0; i < events.length; i++) if (v) inflight[events[i].event_id] = 1; else delete inflight[events[i].event_id];
   }
   function flush() {
-    if (busy || !queue.length || !on || Date.now() < waitUntil || !w.fetch) return;
+    if (busy || !queue.length || blocked() || Date.now() < waitUntil || !w.fetch) return;
     var events = take(cfg.batchSize);
     busy = true;
     mark(events, 1);
@@ -157,7 +157,7 @@
   // last send failed), a beacon would be lost unseen: the events stay in local storage
   // for the next visit instead.
   function flushUnloading() {
-    if (!on || !queue.length || attempt > 0) return;
+    if (blocked() || !queue.length || attempt > 0) return;
     var budget = cfg.maxBytes, events, b, ok;
     for (;;) {
       events = take(cfg.maxQueue);
@@ -218,7 +218,10 @@
     n.dropped = get('dropped') || 0;
     // Events a previous page could not send come first.
     queue = (get('queue') || []).concat(queue);
+    // ...unless tracking is refused now (Global Privacy Control, opt-out): forgotten.
+    if (blocked()) queue = [];
     trim();
+    save();
     var opt = { capture: true, passive: true };
     d.addEventListener('click', guard(onClick), opt);
     d.addEventListener('mouseover', guard(onOver), opt);

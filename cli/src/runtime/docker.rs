@@ -11,7 +11,8 @@
 //!
 //! Settings, from the environment (the test points them at locally built images):
 //! - `PTRACK_IMAGE_BROKER`, `PTRACK_IMAGE_POSTGRES`, `PTRACK_IMAGE_COLLECTOR`,
-//!   `PTRACK_IMAGE_PROCESSOR`, `PTRACK_IMAGE_EVENTS_API`: images in place of the defaults.
+//!   `PTRACK_IMAGE_PROCESSOR`, `PTRACK_IMAGE_EVENTS_API`, `PTRACK_IMAGE_WEB_DEMO`: images
+//!   in place of the defaults.
 //! - `PTRACK_KAFKA_IDEMPOTENCE=false`: when the broker image is tansu (`ptrack broker`).
 //! - `PTRACK_DOCKER_PROJECT`: the name and label of everything made (default `ptrack`), so
 //!   two stacks can live on one Docker.

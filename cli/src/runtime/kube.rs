@@ -23,7 +23,7 @@ use super::{
     Context, Endpoint, Endpoints, Health, LogLine, Logs, LogsRequest, Observer, ReplicaStatus,
     RunState, Runtime, UpOptions,
 };
-use crate::stack::{ServiceName, Wiring, database_url, port_forward_listing};
+use crate::stack::{ServiceName, Wiring, database_url, in_network_url, port_forward_listing};
 
 /// The namespace kube/ puts everything in.
 pub const NAMESPACE: &str = "ptrack";
@@ -38,6 +38,7 @@ pub fn wiring() -> Wiring {
         kafka_brokers: format!("{}:9092", ServiceName::Broker),
         database_url: database_url(ServiceName::Postgres.as_str(), 5432),
         kafka_idempotence: true,
+        events_api_url: in_network_url(ServiceName::EventsApi),
     }
 }
 
@@ -451,7 +452,14 @@ mod tests {
         let mut recorder = Recorder::default();
         let endpoints = kube.up(&UpOptions::default(), &mut recorder).await.unwrap();
         let events = &recorder.events;
-        let services = ["broker", "postgres", "processor", "events-api", "collector"];
+        let services = [
+            "broker",
+            "postgres",
+            "processor",
+            "events-api",
+            "collector",
+            "web-demo",
+        ];
         assert_eq!(
             events[0],
             UpEvent::Names(services.map(str::to_owned).to_vec())
@@ -478,7 +486,7 @@ mod tests {
                 }
             );
         }
-        assert_eq!(endpoints.len(), 3, "{endpoints:?}");
+        assert_eq!(endpoints.len(), 4, "{endpoints:?}");
         assert!(endpoints[0].url.contains("port-forward svc/processor"));
     }
 

@@ -103,6 +103,10 @@ impl Local {
                 str::to_owned,
             ),
             kafka_idempotence: false,
+            events_api_url: format!(
+                "http://127.0.0.1:{}",
+                stack.host_port(ServiceName::EventsApi, 0)
+            ),
         }
     }
 
@@ -279,7 +283,7 @@ mod tests {
             tail: None,
         };
         let mut logs = local.logs(&request).await.unwrap();
-        assert_eq!(logs.names.len(), 6);
+        assert_eq!(logs.names.len(), 7);
         assert_eq!(next(&mut logs).await.line, "one");
         assert!(logs.lines.recv().await.is_none());
     }

@@ -1,7 +1,10 @@
-//! What the cli's integration tests share: running `ptrack` as a user would.
+//! What the cli's integration tests share: running `ptrack` as a user would, and the
+//! real pipeline in-process ([`pipeline`]).
 
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
+
+pub mod pipeline;
 
 use std::{
     collections::BTreeSet,
@@ -95,4 +98,35 @@ pub async fn track_and_see_stored(
     .await
     .unwrap();
     sent
+}
+
+/// The web demo at `demo_url` serves its shop with the tracker pointed at `collector_url`,
+/// and that collector lets the demo's origin post (a CORS preflight from it is allowed):
+/// what a visitor's browser needs from `ptrack up`.
+pub async fn web_demo_is_wired(demo_url: &str, collector_url: &str) {
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{demo_url}/")).send().await.unwrap();
+    assert!(page.status().is_success(), "{page:?}");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(&format!("\"{collector_url}\"")),
+        "the shop's tracker posts to {collector_url}: {html}"
+    );
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, format!("{collector_url}/track"))
+        .header("Origin", demo_url)
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    let allowed = preflight
+        .headers()
+        .get("access-control-allow-origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(
+        allowed.as_deref(),
+        Some(demo_url),
+        "the collector allows the demo's origin"
+    );
 }

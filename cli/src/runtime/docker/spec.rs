@@ -13,7 +13,9 @@ use bollard::models::{
     RestartPolicy, RestartPolicyNameEnum,
 };
 
-use crate::stack::{Probe, Replica, Service, ServiceName, Stack, Wiring, database_url};
+use crate::stack::{
+    Probe, Replica, Service, ServiceName, Stack, Wiring, database_url, in_network_url,
+};
 
 pub const STACK_LABEL: &str = "dev.ptrack.stack";
 pub const SERVICE_LABEL: &str = "dev.ptrack.service";
@@ -32,6 +34,7 @@ pub fn wiring() -> Wiring {
         kafka_idempotence: std::env::var("PTRACK_KAFKA_IDEMPOTENCE")
             .map(|v| v.trim() != "false")
             .unwrap_or(true),
+        events_api_url: in_network_url(ServiceName::EventsApi),
     }
 }
 
