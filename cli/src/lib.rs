@@ -39,6 +39,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The first command to try: brings the stack up if it is not (local runtime), sends
+    /// a modest synthetic load through it and opens the TUI on it; quitting stops the
+    /// load and prints its report (summary lines, a verified report and a verdict without
+    /// a terminal).
+    Demo(cmd::demo::DemoArgs),
     /// Starts the whole stack (broker, PostgreSQL, processor, events-api, collector), waits
     /// until every service is ready and prints where to reach it.
     Up(cmd::up::UpArgs),
@@ -79,6 +84,7 @@ pub fn main(cli: Cli) -> ExitCode {
     };
     let outcome = runtime.block_on(async move {
         match cli.command {
+            Command::Demo(args) => cmd::demo::run(args).await,
             Command::Up(args) => cmd::up::run(args).await,
             Command::Down(args) => cmd::down::run(args).await,
             Command::Clean(args) => cmd::clean::run(args).await,

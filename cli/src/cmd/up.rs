@@ -53,6 +53,17 @@ pub struct UpArgs {
 }
 
 pub async fn run(args: UpArgs) -> Result<ExitCode> {
+    start(args).await?;
+    println!(
+        "\n`ptrack status` shows each service, `ptrack logs -f` follows the logs, `ptrack down` stops it all."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `ptrack up` does before its closing hint, for the commands that bring the stack
+/// up on their way (`ptrack demo`): starts what is not running, shows the progress and
+/// the endpoints, and returns the runtime to reach the stack through.
+pub async fn start(args: UpArgs) -> Result<AnyRuntime> {
     let previous = State::load(&args.data.data_dir)?;
     let runtime_kind = args
         .runtime
@@ -135,10 +146,7 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
     for endpoint in &endpoints {
         println!("  {:<width$}  {}", endpoint.name, endpoint.url);
     }
-    println!(
-        "\n`ptrack status` shows each service, `ptrack logs -f` follows the logs, `ptrack down` stops it all."
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(runtime)
 }
 
 /// Whether anything of the stack remembered in `data_dir` still runs.
