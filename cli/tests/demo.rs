@@ -17,34 +17,6 @@ mod common;
 
 const PTRACK: &str = env!("CARGO_BIN_EXE_ptrack");
 
-/// Builds the service binaries next to `ptrack` (a no-op when they are up to date).
-fn build_services() {
-    let exe = Path::new(PTRACK);
-    let profile_dir = exe.parent().expect("ptrack is in a profile folder");
-    let target_dir = profile_dir
-        .parent()
-        .expect("the profile folder is in a target folder");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "-q"])
-        .args([
-            "-p",
-            "ptrack-collector",
-            "-p",
-            "ptrack-processor",
-            "-p",
-            "ptrack-events-api",
-        ])
-        .env("CARGO_TARGET_DIR", target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("running cargo build");
-    assert!(status.success(), "building the service binaries failed");
-}
-
 /// An offset that leaves every port of the stack free (broker, postgres, services), away
 /// from the ranges `stack_local.rs` picks from.
 fn free_port_offset() -> u16 {
@@ -114,7 +86,7 @@ fn verified(stdout: &str) -> Option<[u64; 4]> {
 
 #[test]
 fn demo_without_a_terminal_brings_the_stack_up_shows_the_pipeline_and_loses_nothing() {
-    build_services();
+    common::build_services();
     let data = Data::new();
     let offset = free_port_offset();
     let offset_arg = offset.to_string();

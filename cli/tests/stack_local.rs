@@ -20,36 +20,6 @@ use serde_json::Value;
 
 const PTRACK: &str = env!("CARGO_BIN_EXE_ptrack");
 
-/// Builds the service binaries next to `ptrack` (a no-op when they are up to date).
-fn build_services() {
-    let exe = Path::new(PTRACK);
-    let profile_dir = exe.parent().expect("ptrack is in a profile folder");
-    let target_dir = profile_dir
-        .parent()
-        .expect("the profile folder is in a target folder");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "-q"])
-        .args([
-            "-p",
-            "ptrack-collector",
-            "-p",
-            "ptrack-processor",
-            "-p",
-            "ptrack-events-api",
-            "-p",
-            "ptrack-web-demo",
-        ])
-        .env("CARGO_TARGET_DIR", target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("running cargo build");
-    assert!(status.success(), "building the service binaries failed");
-}
-
 /// An offset that leaves every port of the stack free (broker, postgres, services, a
 /// second processor replica, the web demo).
 /// `salt` keeps the tests of this file (which run at the same time) apart.
@@ -138,7 +108,7 @@ fn alive(pid: i32) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn up_status_down_up_clean() {
-    build_services();
+    common::build_services();
     let stack = Stack::new(0);
     let offset = stack.offset.to_string();
 
@@ -266,7 +236,7 @@ async fn up_status_down_up_clean() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failure_names_the_service_and_shows_its_log() {
-    build_services();
+    common::build_services();
     let stack = Stack::new(1);
     let offset = stack.offset.to_string();
 

@@ -130,3 +130,33 @@ pub async fn web_demo_is_wired(demo_url: &str, collector_url: &str) {
         "the collector allows the demo's origin"
     );
 }
+
+/// Builds the service binaries next to `ptrack` (a no-op when they are up to date).
+pub fn build_services() {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_ptrack"));
+    let profile_dir = exe.parent().expect("ptrack is in a profile folder");
+    let target_dir = profile_dir
+        .parent()
+        .expect("the profile folder is in a target folder");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "-q"])
+        .args([
+            "-p",
+            "ptrack-collector",
+            "-p",
+            "ptrack-processor",
+            "-p",
+            "ptrack-events-api",
+            "-p",
+            "ptrack-web-demo",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("running cargo build");
+    assert!(status.success(), "building the service binaries failed");
+}
