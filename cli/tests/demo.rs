@@ -9,13 +9,11 @@
 
 use std::{
     net::TcpListener,
-    path::{Path, PathBuf},
-    process::{Command, Output},
+    path::PathBuf,
+    process::Output,
 };
 
 mod common;
-
-const PTRACK: &str = env!("CARGO_BIN_EXE_ptrack");
 
 /// An offset that leaves every port of the stack free (broker, postgres, services), away
 /// from the ranges `stack_local.rs` picks from.

@@ -31,8 +31,8 @@ use crate::{
         runner::RunConfig,
         tracker::Batching,
     },
-    runtime::{AnyRuntime, Context, Endpoints, Health, RunState, Runtime, UpOptions},
-    tui::{self, PlainOptions, source::Sources},
+    runtime::{AnyRuntime, Context, Endpoints, Health, RunState, Runtime, RuntimeKind, UpOptions},
+    tui::{self, PlainOptions},
 };
 
 #[derive(Debug, Args)]
@@ -102,19 +102,12 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     let runtime = bring_up(&args).await?;
     let endpoints = runtime.endpoints();
     let config = load_config(&args, &endpoints, duration)?;
-    let sources = Sources {
-        brokers: endpoints.broker.clone(),
-        topic: endpoints.topic.clone(),
-        group: endpoints.group.clone(),
-        database_url: endpoints.database_url.clone(),
-        data_dir: Some(args.data.data_dir.clone()),
-        refresh: Duration::from_secs(1),
+    let kind = match &runtime {
+        AnyRuntime::Local(_) => RuntimeKind::Local,
+        AnyRuntime::Docker(_) => RuntimeKind::Docker,
+        AnyRuntime::Kube(_) => RuntimeKind::Kube,
     };
-    let options = tui::Options {
-        sources,
-        window: Duration::from_secs(300),
-        color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    };
+    let options = super::tui::stack_options(kind, endpoints.clone(), &args.data.data_dir)?;
     eprintln!(
         "\nptrack demo: {} to {}{}; watched by `ptrack tui`{}",
         config.settings.plan,

@@ -129,6 +129,30 @@ pub async fn run(args: TuiArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `ptrack tui --data-dir DIR` would watch for a stack whose endpoints are known
+/// (`ptrack demo` has just started it): the same defaults, environment and discovery.
+pub fn stack_options(
+    kind: RuntimeKind,
+    endpoints: Endpoints,
+    data_dir: &std::path::Path,
+) -> Result<Options> {
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        args: TuiArgs,
+    }
+    let mut argv = vec![std::ffi::OsString::from("tui"), "--data-dir".into()];
+    argv.push(data_dir.as_os_str().to_owned());
+    let args = <Defaults as clap::Parser>::try_parse_from(argv)?.args;
+    let (sources, setup) = resolve(&args, Some((kind, endpoints)));
+    Ok(Options {
+        sources,
+        setup,
+        window: args.window,
+        color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    })
+}
+
 /// The sources from the stack found in the data folder (its runtime and endpoints), or
 /// the local defaults, each flag replacing its part; and what to say about it.
 pub fn resolve(args: &TuiArgs, found: Option<(RuntimeKind, Endpoints)>) -> (Sources, Setup) {
