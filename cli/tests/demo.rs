@@ -7,11 +7,7 @@
 //! The service binaries are built into the same target folder as `ptrack` first, as in
 //! `stack_local.rs`.
 
-use std::{
-    net::TcpListener,
-    path::PathBuf,
-    process::Output,
-};
+use std::{net::TcpListener, path::PathBuf, process::Output};
 
 mod common;
 
