@@ -158,8 +158,11 @@ async fn a_fast_server_gets_the_asked_rate_on_schedule() {
         "{}s",
         report.duration_s
     );
+    // On time, give or take a scheduling hiccup: this debug build shares two cores with
+    // the other tests of this binary (the real pipeline among them), which can hold a
+    // worker for 100-150 ms; a generator that cannot keep up falls seconds behind.
     assert!(
-        !report.behind_schedule.fell_behind,
+        report.behind_schedule.max_ms < 500.0,
         "{:?}",
         report.behind_schedule
     );
