@@ -2,100 +2,35 @@
 //! events-api on a fresh topic and database): the real binary is run with --api-url and
 //! its output read as a user or a script would.
 
-use std::{net::SocketAddr, process::Output, time::Duration};
+use std::{process::Output, time::Duration};
 
 use ptrack::client::{Collector, EventsApi, TrackBatch};
-use ptrack_test_support::{TestBroker, TestDatabase, fresh_topic, tracker_event};
+use ptrack_test_support::tracker_event;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// The pipeline, in-process; the events-api can be restarted on its address.
+mod common;
+
+/// The shared in-process pipeline, with the typed clients the tests post and look through.
 struct Pipeline {
-    db: TestDatabase,
+    inner: common::pipeline::Pipeline,
     collector: Collector,
     api: EventsApi,
-    api_addr: SocketAddr,
-    api_stop: CancellationToken,
-    stop: CancellationToken,
-    _broker: TestBroker,
-}
-
-async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    (listener, addr)
 }
 
 impl Pipeline {
     async fn start() -> Self {
-        let broker = TestBroker::start().await.unwrap();
-        let topic = fresh_topic(&broker, 3).await.unwrap();
-        let db = TestDatabase::new().await.unwrap();
-        let stop = CancellationToken::new();
-
-        let (l, collector) = listener().await;
-        let config = ptrack_collector::Config::for_tests(&broker.bootstrap(), &topic);
-        tokio::spawn(ptrack_collector::run(
-            l,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
-
-        let (l, addr) = listener().await;
-        let config = ptrack_processor::Config {
-            addr,
-            kafka: ptrack_common::kafka::KafkaSettings {
-                brokers: broker.bootstrap(),
-                topic: topic.clone(),
-                partitions: 3,
-                idempotence: true,
-            },
-            group_id: format!("processor-{topic}"),
-            database_url: ptrack_common::config::Secret::new(db.url.clone()),
-            batch_size: 500,
-            batch_timeout: Duration::from_millis(100),
-            db_max_connections: 2,
-            join_delay: Duration::ZERO,
-            orphan_after: Duration::from_secs(30),
-            fetch_wait: Duration::from_millis(50),
-        };
-        tokio::spawn(ptrack_processor::run(
-            l,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
-
-        let (l, api_addr) = listener().await;
-        let mut pipeline = Self {
-            collector: Collector::new(format!("http://{collector}").parse().unwrap()),
-            api: EventsApi::new(format!("http://{api_addr}").parse().unwrap()),
-            api_addr,
-            api_stop: CancellationToken::new(),
-            db,
-            stop,
-            _broker: broker,
-        };
-        pipeline.serve_api(l);
-        pipeline
-    }
-
-    fn serve_api(&mut self, listener: tokio::net::TcpListener) {
-        self.api_stop = self.stop.child_token();
-        let config = ptrack_events_api::Config {
-            addr: self.api_addr,
-            database_url: ptrack_common::config::Secret::new(self.db.url.clone()),
-        };
-        tokio::spawn(ptrack_events_api::run(
-            listener,
-            config,
-            self.api_stop.clone().cancelled_owned(),
-        ));
+        let inner = common::pipeline::Pipeline::start().await;
+        Self {
+            collector: Collector::new(inner.collector_url()),
+            api: EventsApi::new(inner.events_api_url()),
+            inner,
+        }
     }
 
     fn api_url(&self) -> String {
-        format!("http://{}", self.api_addr)
+        format!("http://{}", self.inner.events_api)
     }
 
     /// Posts `events` to the collector; their ids.
@@ -126,12 +61,6 @@ impl Pipeline {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-    }
-}
-
-impl Drop for Pipeline {
-    fn drop(&mut self) {
-        self.stop.cancel();
     }
 }
 
@@ -415,15 +344,12 @@ async fn follow_prints_new_events_and_survives_an_events_api_restart() {
     assert_eq!(got, expected);
 
     // The events-api goes away and comes back on the same address.
-    pipeline.api_stop.cancel();
+    pipeline.inner.stop_events_api();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let during = pipeline
         .post(vec![event("CLICK", Some("During"), "/")])
         .await;
-    let listener = tokio::net::TcpListener::bind(pipeline.api_addr)
-        .await
-        .unwrap();
-    pipeline.serve_api(listener);
+    pipeline.inner.restart_events_api().await;
     assert_eq!(next_id().await, during[0], "nothing repeated, nothing lost");
 
     child.start_kill().unwrap();

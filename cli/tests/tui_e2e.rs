@@ -11,98 +11,12 @@ use std::{
 };
 
 use ptrack::client::{Collector, TrackBatch};
-use ptrack_test_support::{TestBroker, TestDatabase, fresh_topic, tracker_event};
+use ptrack_test_support::tracker_event;
 use tokio_util::sync::CancellationToken;
 
-/// The pipeline, in-process; the processor has a token of its own, to stop it alone.
-struct Pipeline {
-    db: TestDatabase,
-    broker: TestBroker,
-    topic: String,
-    group: String,
-    collector: SocketAddr,
-    processor: SocketAddr,
-    events_api: SocketAddr,
-    stop: CancellationToken,
-    stop_processor: CancellationToken,
-}
+mod common;
 
-async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    (listener, addr)
-}
-
-impl Pipeline {
-    async fn start() -> Self {
-        let broker = TestBroker::start().await.unwrap();
-        let topic = fresh_topic(&broker, 3).await.unwrap();
-        let db = TestDatabase::new().await.unwrap();
-        let stop = CancellationToken::new();
-        let stop_processor = stop.child_token();
-        let group = format!("processor-{topic}");
-
-        let (l, collector) = listener().await;
-        let config = ptrack_collector::Config::for_tests(&broker.bootstrap(), &topic);
-        tokio::spawn(ptrack_collector::run(
-            l,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
-
-        let (l, processor) = listener().await;
-        let config = ptrack_processor::Config {
-            addr: processor,
-            kafka: ptrack_common::kafka::KafkaSettings {
-                brokers: broker.bootstrap(),
-                topic: topic.clone(),
-                partitions: 3,
-                idempotence: true,
-            },
-            group_id: group.clone(),
-            database_url: ptrack_common::config::Secret::new(db.url.clone()),
-            batch_size: 500,
-            batch_timeout: Duration::from_millis(100),
-            db_max_connections: 2,
-            join_delay: Duration::ZERO,
-            orphan_after: Duration::from_secs(30),
-            fetch_wait: Duration::from_millis(50),
-        };
-        tokio::spawn(ptrack_processor::run(
-            l,
-            config,
-            stop_processor.clone().cancelled_owned(),
-        ));
-
-        let (l, events_api) = listener().await;
-        let config = ptrack_events_api::Config {
-            addr: events_api,
-            database_url: ptrack_common::config::Secret::new(db.url.clone()),
-        };
-        tokio::spawn(ptrack_events_api::run(
-            l,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
-        Self {
-            db,
-            broker,
-            topic,
-            group,
-            collector,
-            processor,
-            events_api,
-            stop,
-            stop_processor,
-        }
-    }
-}
-
-impl Drop for Pipeline {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
+use common::pipeline::Pipeline;
 
 /// A tmux server of our own (its own socket), killed on drop.
 struct Tmux {
@@ -240,12 +154,12 @@ async fn the_cockpit_shows_the_flow_turns_stalled_when_the_processor_dies_and_q_
         group = pipeline.group,
         db = pipeline.db.url,
         api = url(pipeline.events_api),
-        collector = url(pipeline.collector),
+        collector = url(pipeline.collector.addr),
         processor = url(pipeline.processor),
     );
     let tmux = Tmux::start(&tui);
     let sending = CancellationToken::new();
-    keep_sending(pipeline.collector, "TuiE2eButton", sending.clone());
+    keep_sending(pipeline.collector.addr, "TuiE2eButton", sending.clone());
 
     // The flow: collector counts, the insert rate, the lag and the new events.
     let screen = tmux
@@ -278,7 +192,7 @@ async fn the_cockpit_shows_the_flow_turns_stalled_when_the_processor_dies_and_q_
 
     // The processor dies while events keep arriving: STALLED (10 s without a commit),
     // STOPPED after the 20 s window.
-    pipeline.stop_processor.cancel();
+    pipeline.stop_processor();
     let stopped_at = Instant::now();
     let screen = tmux
         .wait_for(Duration::from_secs(45), "the verdict turns", |s| {

@@ -10,10 +10,17 @@ use tokio_util::sync::CancellationToken;
 
 pub struct Pipeline {
     pub db: TestDatabase,
+    pub broker: TestBroker,
+    pub topic: String,
+    /// The processor's consumer group.
+    pub group: String,
     pub collector: Collector,
+    pub processor: SocketAddr,
     pub events_api: SocketAddr,
     stop: CancellationToken,
-    _broker: TestBroker,
+    /// Children of `stop`: the processor and the events-api can be stopped alone.
+    processor_stop: CancellationToken,
+    events_api_stop: CancellationToken,
 }
 
 /// The collector, which a test may stop and start again on the same address.
@@ -86,16 +93,18 @@ impl Pipeline {
         collector(&mut config);
         let collector = Collector::start(l, config);
 
-        let (l, addr) = listener().await;
+        let group = format!("processor-{topic}");
+        let processor_stop = stop.child_token();
+        let (l, processor) = listener().await;
         let config = ptrack_processor::Config {
-            addr,
+            addr: processor,
             kafka: ptrack_common::kafka::KafkaSettings {
                 brokers: broker.bootstrap(),
                 topic: topic.clone(),
                 partitions: 3,
                 idempotence: true,
             },
-            group_id: format!("processor-{topic}"),
+            group_id: group.clone(),
             database_url: ptrack_common::config::Secret::new(db.url.clone()),
             batch_size: 500,
             batch_timeout: Duration::from_millis(100),
@@ -107,27 +116,54 @@ impl Pipeline {
         tokio::spawn(ptrack_processor::run(
             l,
             config,
-            stop.clone().cancelled_owned(),
+            processor_stop.clone().cancelled_owned(),
         ));
 
         let (l, events_api) = listener().await;
+        let mut pipeline = Self {
+            db,
+            broker,
+            topic,
+            group,
+            collector,
+            processor,
+            events_api,
+            events_api_stop: stop.child_token(),
+            processor_stop,
+            stop,
+        };
+        pipeline.serve_events_api(l);
+        pipeline
+    }
+
+    fn serve_events_api(&mut self, listener: tokio::net::TcpListener) {
+        self.events_api_stop = self.stop.child_token();
         let config = ptrack_events_api::Config {
-            addr: events_api,
-            database_url: ptrack_common::config::Secret::new(db.url.clone()),
+            addr: self.events_api,
+            database_url: ptrack_common::config::Secret::new(self.db.url.clone()),
         };
         tokio::spawn(ptrack_events_api::run(
-            l,
+            listener,
             config,
-            stop.clone().cancelled_owned(),
+            self.events_api_stop.clone().cancelled_owned(),
         ));
+    }
 
-        Self {
-            db,
-            collector,
-            events_api,
-            stop,
-            _broker: broker,
-        }
+    /// Stops the processor alone (what a crashed or hung processor looks like).
+    pub fn stop_processor(&self) {
+        self.processor_stop.cancel();
+    }
+
+    pub fn stop_events_api(&self) {
+        self.events_api_stop.cancel();
+    }
+
+    /// Starts the events-api again on the address it had.
+    pub async fn restart_events_api(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.events_api)
+            .await
+            .unwrap();
+        self.serve_events_api(listener);
     }
 
     /// `http://127.0.0.1:PORT`: the collector's base URL.
