@@ -9,7 +9,10 @@
 //!   cluster under the data folder. Needs no Docker.
 //! - [`docker`]: containers through the Docker Engine API (bollard).
 //! - [`kube`]: `kubectl` against the current context, applying `kube/`.
+//! - [`credentials`]: the generated PostgreSQL password, `--secure`'s write key and
+//!   token (`DATA/credentials.json`), and how the CLI finds what to send.
 
+pub mod credentials;
 pub mod docker;
 pub mod kube;
 pub mod local;
@@ -66,6 +69,14 @@ pub struct State {
     /// starts no cluster of its own. It holds a password: the file is private (0600).
     #[serde(default)]
     pub external_database_url: Option<String>,
+    /// `up --secure`: the collector requires a write key and the events-api a bearer
+    /// token, both generated into [`credentials::Credentials`].
+    #[serde(default)]
+    pub secure: bool,
+    /// `up --durable` (local runtime): PostgreSQL and the broker fsync what they commit.
+    /// Off by default: faster, but an OS crash or power loss can lose or corrupt data.
+    #[serde(default)]
+    pub durable: bool,
 }
 
 impl State {
@@ -398,12 +409,40 @@ pub async fn check(client: &reqwest::Client, probe: Probe, addr: SocketAddr) -> 
             }
         }
         Probe::Http { path } => {
-            let mut url = crate::client::base_url(addr);
-            url.set_path(path);
-            crate::client::probe(client, url.clone())
-                .await
-                .map_err(|err| format!("{url}: {}", err.brief()))
+            let get = |path: &str| {
+                let mut url = crate::client::base_url(addr);
+                url.set_path(path);
+                async move {
+                    crate::client::probe(client, url.clone())
+                        .await
+                        .map_err(|err| (err.status(), format!("{url}: {}", err.brief())))
+                }
+            };
+            match get(path).await {
+                // A service built before `/readyz` and `/livez` (a stand-in image, an
+                // older binary on PATH) answers 404: ask its older probes.
+                Err((Some(reqwest::StatusCode::NOT_FOUND), why)) => {
+                    for legacy in legacy_probes(path) {
+                        match get(legacy).await {
+                            Err((Some(reqwest::StatusCode::NOT_FOUND), _)) => continue,
+                            other => return other.map_err(|(_, why)| why),
+                        }
+                    }
+                    Err(why)
+                }
+                other => other.map_err(|(_, why)| why),
+            }
         }
+    }
+}
+
+/// What services answered before `/readyz` and `/livez`: the collector's `/ready`,
+/// everyone's `/health`.
+fn legacy_probes(path: &str) -> &'static [&'static str] {
+    match path {
+        crate::stack::READYZ => &["/ready", "/health"],
+        crate::stack::LIVEZ => &["/health"],
+        _ => &[],
     }
 }
 
@@ -452,6 +491,8 @@ mod tests {
             scale: [(ServiceName::Processor, 2)].into(),
             port_offset: 7,
             external_database_url: None,
+            secure: false,
+            durable: false,
         };
         state.save(dir.path()).unwrap();
         let loaded = State::load(dir.path()).unwrap().unwrap();

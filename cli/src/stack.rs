@@ -12,15 +12,16 @@ use anyhow::{Result, bail};
 use ptrack_common::config::redact_url;
 use serde::{Deserialize, Serialize};
 
+use crate::runtime::credentials::ServiceCredentials;
+
 /// The topic the collector writes and the processor reads.
 pub const TOPIC: &str = ptrack_common::config::DEFAULT_KAFKA_TOPIC;
 /// The consumer group every processor replica joins, so that they split the partitions.
 pub const PROCESSOR_GROUP: &str = "ptrack-processor";
-/// Database name, role and password of the stack's own PostgreSQL. The password only
-/// guards a database on 127.0.0.1 (local) or inside the stack's network (docker, kube).
+/// Database name and role of the stack's own PostgreSQL. Its password is generated at
+/// the first `up` (`runtime::credentials`); on kube it comes from `kube/credentials.env`.
 pub const DB_NAME: &str = "ptrack";
 pub const DB_USER: &str = "ptrack";
-pub const DB_PASSWORD: &str = "ptrack";
 /// The most replicas of one service: replica `i` listens on `port + 10 * i`, and 32 keeps
 /// every replica's port clear of the other services' (see [`Stack::host_port`]).
 pub const MAX_REPLICAS: u32 = 32;
@@ -80,6 +81,13 @@ impl FromStr for ServiceName {
     }
 }
 
+/// Every HTTP service's readiness: it works and its dependencies (broker, database)
+/// answer. Kubernetes and compose route traffic and order start-up by it.
+pub const READYZ: &str = "/readyz";
+/// Every HTTP service's liveness: the process and its loops work, no dependency checked
+/// (a database outage must not get the services restarted).
+pub const LIVEZ: &str = "/livez";
+
 /// How to tell that a service is up, from outside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -125,6 +133,12 @@ pub struct Wiring {
     pub kafka_brokers: String,
     /// `DATABASE_URL` as the services see it.
     pub database_url: String,
+    /// `POSTGRES_PASSWORD` of the stack's PostgreSQL container (docker); the password
+    /// in `database_url`.
+    pub database_password: String,
+    /// `--secure`: the collector's write key and the events-api's token, which the web
+    /// demo gets too (its page sends the key, its proxy the token).
+    pub credentials: Option<ServiceCredentials>,
     /// The idempotent producer. `false` against tansu (the local runtime's broker): tansu
     /// 0.6 panics on an idempotent producer's retry after a broker restart (see
     /// `KafkaSettings::idempotence`).
@@ -235,8 +249,9 @@ impl Stack {
         })
     }
 
-    /// Every variable of `name`, listening on `listen`, wired by `wiring`. Only the
-    /// project's services read these; the broker and PostgreSQL use [`Service::env`].
+    /// Every variable of `name`, listening on `listen`, wired by `wiring`: only what
+    /// that service reads (the collector gets no `DATABASE_URL`, the events-api no Kafka
+    /// settings, the web demo neither).
     pub fn env(
         &self,
         name: ServiceName,
@@ -245,8 +260,7 @@ impl Stack {
     ) -> BTreeMap<String, String> {
         let service = self.service(name);
         let mut env = service.env.clone();
-        // The web demo, like a customer's site, knows nothing of Kafka or PostgreSQL.
-        if service.binary.is_some() && name != ServiceName::WebDemo {
+        if matches!(name, ServiceName::Processor | ServiceName::Collector) {
             env.insert("KAFKA_BROKERS".into(), wiring.kafka_brokers.clone());
             env.insert("KAFKA_TOPIC".into(), TOPIC.into());
             env.insert("KAFKA_PARTITIONS".into(), self.partitions.to_string());
@@ -254,7 +268,29 @@ impl Stack {
                 "KAFKA_IDEMPOTENCE".into(),
                 wiring.kafka_idempotence.to_string(),
             );
+        }
+        if matches!(name, ServiceName::Processor | ServiceName::EventsApi) {
             env.insert("DATABASE_URL".into(), wiring.database_url.clone());
+        }
+        if name == ServiceName::Postgres {
+            env.insert("POSTGRES_PASSWORD".into(), wiring.database_password.clone());
+        }
+        if let Some(credentials) = &wiring.credentials {
+            let key = credentials.write_key.expose().to_owned();
+            let token = credentials.events_api_token.expose().to_owned();
+            match name {
+                ServiceName::Collector => {
+                    env.insert("COLLECTOR_WRITE_KEYS".into(), key);
+                }
+                ServiceName::EventsApi => {
+                    env.insert("EVENTS_API_TOKEN".into(), token);
+                }
+                ServiceName::WebDemo => {
+                    env.insert("WEB_DEMO_WRITE_KEY".into(), key);
+                    env.insert("EVENTS_API_TOKEN".into(), token);
+                }
+                _ => {}
+            }
         }
         // Idempotence is off exactly when the broker is tansu (see `Wiring`), which does
         // not rebalance when a member killed with -9 expires: a processor rejoins when
@@ -393,10 +429,9 @@ pub struct Endpoints {
     /// resolves, and kube's lives in the cluster.
     pub broker: Option<String>,
     /// The database URL, as the services use it. `None` where PostgreSQL is not reachable
-    /// from the host (kube). It holds a password: see [`Endpoints::database_external`].
+    /// from the host (kube). It holds a password: `up` lists it redacted.
     pub database_url: Option<String>,
-    /// The URL is the user's own (`DATABASE_URL` at `up`), with their password: shown
-    /// redacted. The stack's own password is a fixed local one and is shown whole.
+    /// The URL is the user's own (`DATABASE_URL` at `up`), not the stack's.
     pub database_external: bool,
     /// The topic the collector writes and the processors read.
     pub topic: String,
@@ -475,13 +510,11 @@ impl Endpoints {
             });
         }
         if let Some(url) = &self.database_url {
+            // Generated or the user's, the password is not printed: `ptrack status` and
+            // the other commands read it from the data folder themselves.
             endpoints.push(Endpoint {
                 name: "postgres".to_owned(),
-                url: if self.database_external {
-                    redact_url(url)
-                } else {
-                    url.clone()
-                },
+                url: redact_url(url),
             });
         }
         for p in &self.processors {
@@ -550,9 +583,9 @@ pub fn in_network_url(name: ServiceName) -> String {
     format!("http://{name}:{port}")
 }
 
-/// `postgres://ptrack:ptrack@HOST:PORT/ptrack`.
-pub fn database_url(host: &str, port: u16) -> String {
-    format!("postgres://{DB_USER}:{DB_PASSWORD}@{host}:{port}/{DB_NAME}")
+/// `postgres://ptrack:PASSWORD@HOST:PORT/ptrack`.
+pub fn database_url(host: &str, port: u16, password: &str) -> String {
+    format!("postgres://{DB_USER}:{password}@{host}:{port}/{DB_NAME}")
 }
 
 fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -610,11 +643,8 @@ fn default_services(partitions: u32) -> Vec<Service> {
             depends_on: &[],
             replicas: 1,
             scalable: false,
-            env: vars(&[
-                ("POSTGRES_USER", DB_USER),
-                ("POSTGRES_PASSWORD", DB_PASSWORD),
-                ("POSTGRES_DB", DB_NAME),
-            ]),
+            // POSTGRES_PASSWORD comes from the wiring: generated, never fixed.
+            env: vars(&[("POSTGRES_USER", DB_USER), ("POSTGRES_DB", DB_NAME)]),
         },
         Service {
             name: Processor,
@@ -622,8 +652,8 @@ fn default_services(partitions: u32) -> Vec<Service> {
             binary: Some("ptrack-processor"),
             port: 8002,
             addr_env: Some("PROCESSOR_ADDR"),
-            readiness: Probe::Http { path: "/health" },
-            liveness: Probe::Http { path: "/health" },
+            readiness: Probe::Http { path: READYZ },
+            liveness: Probe::Http { path: LIVEZ },
             depends_on: &[Broker, Postgres],
             replicas: 1,
             scalable: true,
@@ -635,8 +665,8 @@ fn default_services(partitions: u32) -> Vec<Service> {
             binary: Some("ptrack-events-api"),
             port: 8001,
             addr_env: Some("EVENTS_API_ADDR"),
-            readiness: Probe::Http { path: "/health" },
-            liveness: Probe::Http { path: "/health" },
+            readiness: Probe::Http { path: READYZ },
+            liveness: Probe::Http { path: LIVEZ },
             // The processor runs the migrations that create the tables it reads.
             depends_on: &[Postgres, Processor],
             replicas: 1,
@@ -649,9 +679,8 @@ fn default_services(partitions: u32) -> Vec<Service> {
             binary: Some("ptrack-collector"),
             port: 8000,
             addr_env: Some("COLLECTOR_ADDR"),
-            // `/ready` answers 200 once the broker is reachable; `/health` while it serves.
-            readiness: Probe::Http { path: "/ready" },
-            liveness: Probe::Http { path: "/health" },
+            readiness: Probe::Http { path: READYZ },
+            liveness: Probe::Http { path: LIVEZ },
             depends_on: &[Broker],
             replicas: 1,
             scalable: true,
@@ -663,9 +692,8 @@ fn default_services(partitions: u32) -> Vec<Service> {
             binary: Some("ptrack-web-demo"),
             port: 3000,
             addr_env: Some("WEB_DEMO_ADDR"),
-            // The demo's own server answering; the pipeline behind it has its own probes.
-            readiness: Probe::Http { path: "/health" },
-            liveness: Probe::Http { path: "/health" },
+            readiness: Probe::Http { path: READYZ },
+            liveness: Probe::Http { path: LIVEZ },
             // Its pages post to the collector and read the events-api.
             depends_on: &[EventsApi, Collector],
             replicas: 1,
@@ -682,7 +710,9 @@ mod tests {
     fn wiring() -> Wiring {
         Wiring {
             kafka_brokers: "127.0.0.1:9092".into(),
-            database_url: database_url("127.0.0.1", 5432),
+            database_url: database_url("127.0.0.1", 5432, "pw"),
+            database_password: "pw".into(),
+            credentials: None,
             kafka_idempotence: false,
             events_api_url: "http://127.0.0.1:8001".into(),
         }
@@ -759,7 +789,7 @@ mod tests {
         assert_eq!(env["KAFKA_GROUP_ID"], PROCESSOR_GROUP);
         assert_eq!(
             env["DATABASE_URL"],
-            "postgres://ptrack:ptrack@127.0.0.1:5432/ptrack"
+            "postgres://ptrack:pw@127.0.0.1:5432/ptrack"
         );
         assert_eq!(
             env["KAFKA_ORPHAN_AFTER_MS"], "15000",
@@ -785,6 +815,58 @@ mod tests {
         );
         assert!(!env.contains_key("DATABASE_URL"));
         assert_eq!(env["POSTGRES_DB"], "ptrack");
+        assert_eq!(env["POSTGRES_PASSWORD"], "pw", "generated, not fixed");
+    }
+
+    #[test]
+    fn each_service_gets_only_its_own_settings() {
+        let stack = Stack::default();
+        let listen = "127.0.0.1:1".parse().unwrap();
+        let names = |name, wiring: &Wiring| -> Vec<String> {
+            stack.env(name, listen, wiring).into_keys().collect()
+        };
+        let open = wiring();
+        assert_eq!(
+            names(ServiceName::Collector, &open),
+            [
+                "COLLECTOR_ADDR",
+                "CORS_ALLOWED_ORIGINS",
+                "KAFKA_BROKERS",
+                "KAFKA_IDEMPOTENCE",
+                "KAFKA_PARTITIONS",
+                "KAFKA_TOPIC"
+            ],
+            "no DATABASE_URL for the collector"
+        );
+        assert_eq!(
+            names(ServiceName::EventsApi, &open),
+            ["DATABASE_URL", "EVENTS_API_ADDR"],
+            "no Kafka settings for the events-api"
+        );
+
+        // --secure: the key to the collector and the demo page, the token to the
+        // events-api and the demo's proxy; nothing to the processor.
+        let secure = Wiring {
+            credentials: Some(ServiceCredentials {
+                write_key: crate::runtime::credentials::Secret::new("k"),
+                events_api_token: crate::runtime::credentials::Secret::new("t"),
+            }),
+            ..wiring()
+        };
+        let env = |name| stack.env(name, listen, &secure);
+        assert_eq!(env(ServiceName::Collector)["COLLECTOR_WRITE_KEYS"], "k");
+        assert_eq!(env(ServiceName::EventsApi)["EVENTS_API_TOKEN"], "t");
+        assert_eq!(env(ServiceName::WebDemo)["WEB_DEMO_WRITE_KEY"], "k");
+        assert_eq!(env(ServiceName::WebDemo)["EVENTS_API_TOKEN"], "t");
+        let processor = env(ServiceName::Processor);
+        assert!(processor.values().all(|v| v != "k" && v != "t"));
+        assert!(!env(ServiceName::Collector).contains_key("EVENTS_API_TOKEN"));
+        for service in &stack.services {
+            if service.binary.is_some() {
+                assert_eq!(service.readiness, Probe::Http { path: READYZ });
+                assert_eq!(service.liveness, Probe::Http { path: LIVEZ });
+            }
+        }
     }
 
     #[test]
@@ -880,7 +962,7 @@ mod tests {
     fn up_lists_what_is_reachable_collectors_first() {
         let scale = ["collector=2".parse().unwrap()];
         let stack = Stack::new(3, &scale, 0).unwrap();
-        let own = database_url("127.0.0.1", 5432);
+        let own = database_url("127.0.0.1", 5432, "generated");
         let endpoints = Endpoints::on_host(&stack, Some("127.0.0.1:9092".into()), Some(own));
         assert_eq!(endpoints.collectors.len(), 2);
         assert_eq!(endpoints.collectors[1].addr.to_string(), "127.0.0.1:8010");
@@ -906,7 +988,7 @@ mod tests {
                 "http://127.0.0.1:8010/track",
             ),
             ("broker (Kafka protocol)", "127.0.0.1:9092"),
-            ("postgres", "postgres://ptrack:ptrack@127.0.0.1:5432/ptrack"),
+            ("postgres", "postgres://ptrack:***@127.0.0.1:5432/ptrack"),
             (
                 "processor (GET /status, /metrics)",
                 "http://127.0.0.1:8002/status",

@@ -1,14 +1,34 @@
-//! compose.yaml runs the same stack as `ptrack up --runtime docker`: the same services,
-//! images, environment, health checks, published ports, volumes and start order, all
-//! computed from the stack description (`ptrack::stack`) by the docker runtime's own
-//! functions. Change cli/src/stack.rs or compose.yaml alone and this fails.
+//! compose.yaml runs the same stack as `ptrack up --runtime docker --secure`: the same
+//! services, images, environment, health checks, restart policy, published ports (on
+//! 127.0.0.1), volumes and start order, all computed from the stack description
+//! (`ptrack::stack`) by the docker runtime's own functions. Change cli/src/stack.rs or
+//! compose.yaml alone and this fails. Its credentials are compose variables from the
+//! `.env` that `scripts/gen-credentials` writes, never fixed values.
 
 use std::collections::BTreeMap;
 
 use ptrack::{
-    runtime::docker,
+    runtime::{
+        credentials::{Secret, ServiceCredentials},
+        docker,
+    },
     stack::{ServiceName, Stack},
 };
+
+/// compose.yaml's credentials: variables of `.env`, which must be set.
+fn variable(name: &str) -> String {
+    format!("${{{name}:?run scripts/gen-credentials to write .env}}")
+}
+
+fn compose_wiring() -> ptrack::stack::Wiring {
+    docker::wiring(
+        &variable("POSTGRES_PASSWORD"),
+        Some(ServiceCredentials {
+            write_key: Secret::new(variable("PTRACK_WRITE_KEY")),
+            events_api_token: Secret::new(variable("EVENTS_API_TOKEN")),
+        }),
+    )
+}
 use serde_yaml::Value;
 
 fn compose() -> Value {
@@ -63,13 +83,15 @@ fn compose_has_exactly_the_stack_services() {
 #[test]
 fn each_service_agrees_with_the_docker_runtime() {
     // The environment a user's shell may set must not change what is compared.
-    assert!(
-        std::env::var_os("PTRACK_KAFKA_IDEMPOTENCE").is_none(),
-        "unset PTRACK_KAFKA_IDEMPOTENCE to run this test"
-    );
+    for var in ["PTRACK_KAFKA_IDEMPOTENCE", "PTRACK_IMAGE_BROKER"] {
+        assert!(
+            std::env::var_os(var).is_none(),
+            "unset {var} to run this test"
+        );
+    }
     let compose = compose();
     let stack = Stack::default();
-    let wiring = docker::wiring();
+    let wiring = compose_wiring();
     for service in &stack.services {
         let name = service.name.as_str();
         let entry = &compose["services"][name];
@@ -124,14 +146,19 @@ fn each_service_agrees_with_the_docker_runtime() {
         };
         let expected: Vec<String> = if docker::published(service.name) {
             vec![format!(
-                "{}:{}",
+                "127.0.0.1:{}:{}",
                 stack.host_port(service.name, 0),
-                service.port
+                docker::published_container_port(service)
             )]
         } else {
             vec![]
         };
-        assert_eq!(ports, expected, "{name}: published ports");
+        assert_eq!(ports, expected, "{name}: published on 127.0.0.1 only");
+        assert_eq!(
+            scalar(&entry["restart"]),
+            format!("on-failure:{}", docker::RESTART_RETRIES),
+            "{name}: restart policy"
+        );
 
         let volumes = if entry["volumes"].is_null() {
             vec![]
@@ -168,6 +195,64 @@ fn each_service_agrees_with_the_docker_runtime() {
         expected.sort();
         assert_eq!(depends, expected, "{name}: depends_on");
     }
+}
+
+#[test]
+fn credentials_are_generated_not_written_in_compose() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../compose.yaml")).unwrap();
+    assert!(
+        !text.contains("ptrack:ptrack@") && !text.contains("POSTGRES_PASSWORD: ptrack"),
+        "no fixed password in compose.yaml"
+    );
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let ignored = std::process::Command::new("git")
+        .args(["check-ignore", "-q", ".env"])
+        .current_dir(workspace)
+        .status()
+        .unwrap();
+    assert!(
+        ignored.success(),
+        "git ignores the .env of generated credentials"
+    );
+
+    // scripts/gen-credentials writes every variable compose.yaml requires, once.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("scripts")).unwrap();
+    std::fs::create_dir_all(dir.path().join("kube")).unwrap();
+    let script = dir.path().join("scripts/gen-credentials");
+    std::fs::copy(format!("{workspace}/scripts/gen-credentials"), &script).unwrap();
+    let run = || {
+        let status = std::process::Command::new(&script).status().unwrap();
+        assert!(status.success());
+        std::fs::read_to_string(dir.path().join(".env")).unwrap()
+    };
+    let env = run();
+    for var in ["POSTGRES_PASSWORD", "PTRACK_WRITE_KEY", "EVENTS_API_TOKEN"] {
+        assert!(text.contains(&variable(var)), "compose.yaml requires {var}");
+        let line = env
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{var}=")))
+            .unwrap_or_else(|| panic!(".env has {var}"));
+        assert_eq!(line.len(), 32, "{var}");
+        assert!(line.chars().all(|c| c.is_ascii_alphanumeric()), "{var}");
+    }
+    assert_eq!(run(), env, "an existing .env is kept");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(dir.path().join(".env"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let kube = std::fs::read_to_string(dir.path().join("kube/credentials.env")).unwrap();
+    let password = kube
+        .lines()
+        .find_map(|l| l.strip_prefix("POSTGRES_PASSWORD="))
+        .unwrap();
+    assert!(kube.contains(&format!(
+        "DATABASE_URL=postgres://ptrack:{password}@postgres:5432/ptrack"
+    )));
+    assert!(kube.contains("WRITE_KEY=") && kube.contains("EVENTS_API_TOKEN="));
 }
 
 #[test]

@@ -1,9 +1,13 @@
 //! kube/ as a cluster would see it: `kubectl kustomize kube/` builds, every object parses
 //! into the Kubernetes API types (k8s-openapi) with no field left over, the objects fit
 //! together (selectors, named ports, config keys), and they run the stack the description
-//! in `ptrack::stack` describes: same images, ports, probes and environment.
+//! in `ptrack::stack` describes: same images, ports, probes and environment. And the
+//! conventions: generated Secret and ConfigMap, `app.kubernetes.io/*` labels, Prometheus
+//! annotations, no fixed replicas under an autoscaler, non-root users, read-only root
+//! filesystems, resource requests and limits, startup probes.
 //!
-//! No cluster runs here; `kubectl kustomize` builds offline.
+//! No cluster runs here; `kubectl kustomize` builds offline. It builds a copy of kube/
+//! with the `credentials.env` that `ptrack up --runtime kube` writes (not in git).
 
 mod common;
 
@@ -21,7 +25,13 @@ use k8s_openapi::{
     },
     apimachinery::pkg::util::intstr::IntOrString,
 };
-use ptrack::stack::{self, ServiceName, Stack};
+use ptrack::{
+    runtime::{
+        credentials::{self, Credentials},
+        kube,
+    },
+    stack::{self, ServiceName, Stack},
+};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_yaml::Value;
 
@@ -29,11 +39,38 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The credentials the copy of kube/ gets, as `ptrack up --runtime kube` writes them.
+const PASSWORD: &str = "Pw0rdGeneratedForTheTest";
+
+fn test_credentials() -> Credentials {
+    Credentials {
+        postgres_password: credentials::Secret::new(PASSWORD),
+        postgres_admin_password: credentials::Secret::new("unused"),
+        write_key: Some(credentials::Secret::new("WriteKeyForTheTest")),
+        events_api_token: Some(credentials::Secret::new("TokenForTheTest")),
+    }
+}
+
+/// A copy of kube/ with `credentials.env` written by the kube runtime's own function.
+fn kube_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(workspace().join("kube")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name != kube::CREDENTIALS_FILE {
+            std::fs::copy(entry.path(), dir.path().join(name)).unwrap();
+        }
+    }
+    assert!(kube::ensure_credentials_env(dir.path(), &test_credentials()).unwrap());
+    dir
+}
+
 /// What `kubectl apply -k kube/` would send, one YAML value per object.
 fn kustomize() -> Vec<Value> {
+    let copy = kube_copy();
     let output = Command::new("kubectl")
         .arg("kustomize")
-        .arg(workspace().join("kube"))
+        .arg(copy.path())
         .output()
         .expect("kubectl runs (install it: https://kubernetes.io/docs/tasks/tools/)");
     assert!(
@@ -114,7 +151,19 @@ fn objects() -> Objects {
         match doc["kind"].as_str() {
             Some("Namespace") => all.namespaces.push(typed(&doc)),
             Some("ConfigMap") => all.config_maps.push(typed(&doc)),
-            Some("Secret") => all.secrets.push(typed(&doc)),
+            Some("Secret") => {
+                // kustomize wraps long base64 values over lines, which the API server's
+                // decoder (Go's) skips; k8s-openapi's does not.
+                let mut doc = doc;
+                if let Some(data) = doc.get_mut("data").and_then(Value::as_mapping_mut) {
+                    for (_, value) in data.iter_mut() {
+                        if let Some(text) = value.as_str() {
+                            *value = Value::String(text.split_whitespace().collect());
+                        }
+                    }
+                }
+                all.secrets.push(typed(&doc))
+            }
             Some("Service") => all.services.push(typed(&doc)),
             Some("Deployment") => all.deployments.push(typed(&doc)),
             Some("StatefulSet") => all.stateful_sets.push(typed(&doc)),
@@ -162,13 +211,38 @@ impl Objects {
         map.data.as_ref().unwrap()
     }
 
-    fn secret(&self, name: &str) -> &BTreeMap<String, String> {
+    /// A Secret's values (`data` is base64 in YAML; the API type decodes it).
+    fn secret(&self, name: &str) -> BTreeMap<String, String> {
         let secret = self
             .secrets
             .iter()
             .find(|s| s.metadata.name.as_deref() == Some(name))
             .unwrap_or_else(|| panic!("kube/ has no Secret {name}"));
-        secret.string_data.as_ref().unwrap()
+        let mut values: BTreeMap<String, String> = secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), String::from_utf8(v.0.clone()).unwrap()))
+            .collect();
+        values.extend(secret.string_data.clone().unwrap_or_default());
+        values
+    }
+
+    /// The one ConfigMap kustomize generated as `name` (its name gets a content hash).
+    fn generated_config_map(&self, name: &str) -> &BTreeMap<String, String> {
+        let found: Vec<_> = self
+            .config_maps
+            .iter()
+            .filter(|c| {
+                c.metadata
+                    .name
+                    .as_deref()
+                    .and_then(|n| n.strip_prefix(name))
+                    .is_some_and(|hash| hash.starts_with('-') && hash.len() > 1)
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "one generated ConfigMap {name}-<hash>");
+        found[0].data.as_ref().unwrap()
     }
 
     /// The environment `container` sees, with config map and secret references resolved.
@@ -179,7 +253,7 @@ impl Objects {
                 env.extend(self.config_map(&map.name).clone());
             }
             if let Some(secret) = &source.secret_ref {
-                env.extend(self.secret(&secret.name).clone());
+                env.extend(self.secret(&secret.name));
             }
         }
         for var in container.env.iter().flatten() {
@@ -190,12 +264,9 @@ impl Objects {
                         .secret_key_ref
                         .as_ref()
                         .unwrap_or_else(|| panic!("{}: only secret references", var.name));
-                    self.secret(&key.name)
-                        .get(&key.key)
-                        .unwrap_or_else(|| {
-                            panic!("{}: Secret {} has no key {}", var.name, key.name, key.key)
-                        })
-                        .clone()
+                    self.secret(&key.name).remove(&key.key).unwrap_or_else(|| {
+                        panic!("{}: Secret {} has no key {}", var.name, key.name, key.key)
+                    })
                 }
                 _ => panic!("{} has neither a value nor a reference", var.name),
             };
@@ -377,7 +448,7 @@ fn services_select_workloads_and_their_ports_exist() {
 fn workloads_run_the_stack_description() {
     let all = objects();
     let stack = Stack::default();
-    let wiring = ptrack::runtime::kube::wiring();
+    let wiring = kube::wiring(PASSWORD, test_credentials().service_credentials().unwrap());
     for service in &stack.services {
         let name = service.name.as_str();
         let container = all.container(name);
@@ -409,15 +480,28 @@ fn workloads_run_the_stack_description() {
             service.liveness,
             service.port,
         );
+        // A slow first start (a JVM, an initdb) is the startup probe's, so the liveness
+        // probe needs no long initial delay.
+        assert_probe(
+            container,
+            container.startup_probe.as_ref(),
+            service.liveness,
+            service.port,
+        );
+        assert!(
+            container
+                .liveness_probe
+                .as_ref()
+                .unwrap()
+                .initial_delay_seconds
+                .is_none(),
+            "{name}: the startup probe holds the liveness probe back"
+        );
 
         let env = all.env(container);
         let listen = format!("0.0.0.0:{}", service.port).parse().unwrap();
         let mut expected = stack.env(service.name, listen, &wiring);
-        expected.extend(ptrack::runtime::kube::extra_env(service.name));
-        if service.name == ServiceName::Postgres {
-            // The Secret also holds the services' DATABASE_URL; PostgreSQL ignores it.
-            expected.insert("DATABASE_URL".into(), wiring.database_url.clone());
-        }
+        expected.extend(kube::extra_env(service.name));
         assert_eq!(env, expected, "{name}'s environment");
     }
 }
@@ -450,16 +534,20 @@ fn postgres_keeps_data_on_a_volume_and_credentials_in_a_secret() {
             .env
             .iter()
             .flatten()
-            .all(|v| v.name != "POSTGRES_PASSWORD"),
+            .all(|v| v.name != "POSTGRES_PASSWORD" || v.value.is_none()),
         "POSTGRES_PASSWORD must come from the Secret"
     );
     let from_secret = container
-        .env_from
+        .env
         .iter()
         .flatten()
-        .filter_map(|s| s.secret_ref.as_ref())
-        .any(|s| all.secret(&s.name).contains_key("POSTGRES_PASSWORD"));
-    assert!(from_secret, "postgres reads its credentials from a Secret");
+        .filter(|v| v.name == "POSTGRES_PASSWORD")
+        .filter_map(|v| v.value_from.as_ref()?.secret_key_ref.as_ref())
+        .any(|key| all.secret(&key.name).get(&key.key).map(String::as_str) == Some(PASSWORD));
+    assert!(
+        from_secret,
+        "postgres reads its password from the generated Secret"
+    );
 }
 
 #[test]
@@ -500,7 +588,7 @@ fn the_broker_is_kafka_in_kraft_mode_on_a_volume() {
 #[test]
 fn the_collector_autoscales_and_processors_stop_at_the_partition_count() {
     let all = objects();
-    let partitions: i32 = all.config_map("ptrack-config")["KAFKA_PARTITIONS"]
+    let partitions: i32 = all.generated_config_map("ptrack-config")["KAFKA_PARTITIONS"]
         .parse()
         .unwrap();
     let autoscaler = |name: &str| {
@@ -521,17 +609,209 @@ fn the_collector_autoscales_and_processors_stop_at_the_partition_count() {
         processor.max_replicas, partitions,
         "processor replicas beyond KAFKA_PARTITIONS would idle"
     );
-    let deployment = all
-        .deployments
-        .iter()
-        .find(|d| d.metadata.name.as_deref() == Some("processor"))
-        .unwrap();
-    assert!(deployment.spec.replicas.unwrap_or(1) <= partitions);
+    // The autoscalers own the replica counts: a fixed `replicas` would be reset by every
+    // `kubectl apply`, fighting them.
+    for hpa in &all.autoscalers {
+        let target = &hpa.spec.scale_target_ref.name;
+        let deployment = all
+            .deployments
+            .iter()
+            .find(|d| d.metadata.name.as_ref() == Some(target))
+            .unwrap_or_else(|| panic!("the autoscaler's target {target} is a Deployment"));
+        assert_eq!(
+            deployment.spec.replicas, None,
+            "{target}: no fixed replicas where an autoscaler owns the count"
+        );
+    }
     assert_eq!(
         partitions,
         Stack::default().partitions as i32,
         "kube/ and the stack description agree on the partition count"
     );
+}
+
+#[test]
+fn credentials_and_settings_come_from_kustomize_generators() {
+    // No Secret is written in a manifest: kustomize generates it from credentials.env,
+    // which git ignores.
+    for entry in std::fs::read_dir(workspace().join("kube")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !text.contains("kind: Secret") && !text.contains("kind: ConfigMap"),
+                "{}: Secrets and ConfigMaps come from the generators in kustomization.yaml",
+                path.display()
+            );
+        }
+    }
+    let kustomization: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(workspace().join("kube/kustomization.yaml")).unwrap(),
+    )
+    .unwrap();
+    let generator = |kind: &str, name: &str| -> Vec<String> {
+        let found = kustomization[kind]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("kustomization.yaml has a {kind}"))
+            .iter()
+            .find(|g| g["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("{kind} {name}"));
+        assert!(
+            found["literals"].is_null(),
+            "{kind} {name}: values in files, not literals"
+        );
+        found["envs"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        generator("secretGenerator", "ptrack-credentials"),
+        [kube::CREDENTIALS_FILE]
+    );
+    assert_eq!(
+        generator("configMapGenerator", "ptrack-config"),
+        [kube::CONFIG_FILE]
+    );
+    let ignored = Command::new("git")
+        .args(["check-ignore", "-q", "kube/credentials.env"])
+        .current_dir(workspace())
+        .status()
+        .unwrap();
+    assert!(ignored.success(), "git ignores kube/credentials.env");
+
+    // The generated names carry a hash of the content, and every reference follows it:
+    // a new password or setting rolls the pods.
+    let all = objects();
+    assert_eq!(all.secrets.len(), 1);
+    let secret_name = all.secrets[0].metadata.name.clone().unwrap();
+    assert!(
+        secret_name.starts_with("ptrack-credentials-"),
+        "{secret_name}"
+    );
+    assert_eq!(
+        all.secret(&secret_name).keys().collect::<Vec<_>>(),
+        [
+            "DATABASE_URL",
+            "EVENTS_API_TOKEN",
+            "POSTGRES_PASSWORD",
+            "WRITE_KEY"
+        ]
+    );
+    all.generated_config_map("ptrack-config");
+    let other = kube_copy();
+    let config = other.path().join(kube::CONFIG_FILE);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("KAFKA_IDEMPOTENCE=true", "KAFKA_IDEMPOTENCE=false"),
+    )
+    .unwrap();
+    let rendered = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(other.path())
+        .output()
+        .unwrap();
+    let rendered = String::from_utf8(rendered.stdout).unwrap();
+    let first = all.config_maps[0].metadata.name.clone().unwrap();
+    assert!(
+        !rendered.contains(&first) && rendered.contains("name: ptrack-config-"),
+        "a changed setting gives the ConfigMap a new name, which rolls the pods"
+    );
+}
+
+#[test]
+fn workloads_follow_the_kubernetes_conventions() {
+    let all = objects();
+    let stack = Stack::default();
+    for service in &stack.services {
+        let name = service.name.as_str();
+        let workloads = all.workloads();
+        let template = workloads[name];
+        let meta = template.metadata.as_ref().unwrap();
+        let labels = meta.labels.as_ref().unwrap();
+        for (key, value) in [
+            ("app.kubernetes.io/name", Some(name)),
+            ("app.kubernetes.io/part-of", Some("ptrack")),
+            ("app.kubernetes.io/instance", Some("ptrack")),
+            ("app.kubernetes.io/component", None),
+        ] {
+            let found = labels
+                .get(key)
+                .unwrap_or_else(|| panic!("{name}'s pods have no label {key}"));
+            if let Some(value) = value {
+                assert_eq!(found, value, "{name}: {key}");
+            }
+        }
+
+        // Prometheus finds the services that serve /metrics.
+        let annotations = meta.annotations.clone().unwrap_or_default();
+        let metrics = matches!(
+            service.name,
+            ServiceName::Collector | ServiceName::Processor | ServiceName::EventsApi
+        );
+        if metrics {
+            assert_eq!(annotations["prometheus.io/scrape"], "true", "{name}");
+            assert_eq!(annotations["prometheus.io/port"], service.port.to_string());
+            assert_eq!(annotations["prometheus.io/path"], "/metrics");
+        } else {
+            assert!(!annotations.contains_key("prometheus.io/scrape"), "{name}");
+        }
+
+        // A numeric non-root user; a read-only root filesystem, with emptyDirs where
+        // the process must write (the broker's image writes its configuration at start).
+        let pod = template.spec.as_ref().unwrap();
+        let pod_security = pod.security_context.as_ref().unwrap();
+        assert_eq!(pod_security.run_as_non_root, Some(true), "{name}");
+        assert!(
+            pod_security.run_as_user.is_some_and(|uid| uid > 0),
+            "{name} runs as a numeric user"
+        );
+        let container = all.container(name);
+        let security = container.security_context.as_ref().unwrap();
+        assert_eq!(security.allow_privilege_escalation, Some(false), "{name}");
+        if service.name != ServiceName::Broker {
+            assert_eq!(security.read_only_root_filesystem, Some(true), "{name}");
+            let mounts: Vec<&str> = container
+                .volume_mounts
+                .iter()
+                .flatten()
+                .map(|m| m.mount_path.as_str())
+                .collect();
+            assert!(mounts.contains(&"/tmp"), "{name} has a writable /tmp");
+            for mount in container.volume_mounts.iter().flatten() {
+                let is_volume = pod
+                    .volumes
+                    .iter()
+                    .flatten()
+                    .any(|v| v.name == mount.name && v.empty_dir.is_some());
+                let is_claim = all.stateful_sets.iter().any(|s| {
+                    s.spec
+                        .volume_claim_templates
+                        .iter()
+                        .flatten()
+                        .any(|c| c.metadata.name.as_deref() == Some(&mount.name))
+                });
+                assert!(
+                    is_volume || is_claim,
+                    "{name}: {} is an emptyDir or a claim",
+                    mount.name
+                );
+            }
+        }
+
+        // Requests and limits for CPU and memory.
+        let resources = container.resources.as_ref().unwrap();
+        for what in [&resources.requests, &resources.limits] {
+            let what = what.as_ref().unwrap_or_else(|| panic!("{name}: resources"));
+            assert!(
+                what.contains_key("cpu") && what.contains_key("memory"),
+                "{name}"
+            );
+        }
+    }
 }
 
 /// A stand-in for `kubectl` (no cluster runs here): it records each call's arguments,
@@ -564,10 +844,14 @@ esac
 
 struct FakeKubectl {
     dir: tempfile::TempDir,
+    /// A copy of kube/ without credentials.env: `up` writes one there.
+    manifests: tempfile::TempDir,
 }
 
 impl FakeKubectl {
     fn new() -> Self {
+        let manifests = kube_copy();
+        std::fs::remove_file(manifests.path().join(kube::CREDENTIALS_FILE)).unwrap();
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
@@ -575,7 +859,7 @@ impl FakeKubectl {
         let kubectl = bin.join("kubectl");
         std::fs::write(&kubectl, FAKE_KUBECTL).unwrap();
         std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Self { dir }
+        Self { dir, manifests }
     }
 
     fn ptrack(&self, args: &[&str], fail_rollout: Option<&str>) -> std::process::Output {
@@ -591,7 +875,7 @@ impl FakeKubectl {
             .env("PTRACK_DATA_DIR", self.dir.path().join("data"))
             .env("FAKE_KUBECTL_LOG", self.dir.path().join("calls"))
             .env_remove("PTRACK_KUBECTL")
-            .env_remove("PTRACK_KUBE_DIR");
+            .env("PTRACK_KUBE_DIR", self.manifests.path());
         if let Some(workload) = fail_rollout {
             command.env("FAKE_KUBECTL_FAIL_ROLLOUT", workload);
         }
@@ -624,6 +908,23 @@ fn ptrack_drives_kubectl() {
         "applies the kube/ folder: {}",
         calls[apply]
     );
+    // `up` wrote the Secret's input from the data folder's generated credentials.
+    let written = kubectl.manifests.path().join(kube::CREDENTIALS_FILE);
+    let text = std::fs::read_to_string(&written).unwrap();
+    let saved = Credentials::load(&kubectl.dir.path().join("data"))
+        .unwrap()
+        .expect("up generated the credentials");
+    assert!(text.contains(&format!(
+        "WRITE_KEY={}",
+        saved.write_key.as_ref().unwrap().expose()
+    )));
+    assert!(text.contains(&format!(
+        "POSTGRES_PASSWORD={}",
+        saved.postgres_password.expose()
+    )));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&written).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
     let rest: Vec<&str> = calls[apply + 1..].iter().map(String::as_str).collect();
     assert_eq!(
         rest,

@@ -253,7 +253,12 @@ async fn a_failure_names_the_service_and_shows_its_log() {
     drop(squatter);
 
     // The processor refuses its configuration and exits: up says so, with its log.
-    let out = stack.ptrack_with(&["up", "--timeout", "30"], &[("BATCH_SIZE", "0")]);
+    // (A service's own variable is given as PTRACK_<SERVICE>_<VAR>: the services do not
+    // see the rest of ptrack's environment.)
+    let out = stack.ptrack_with(
+        &["up", "--timeout", "30"],
+        &[("PTRACK_PROCESSOR_BATCH_SIZE", "0")],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("processor is not ready"), "{err}");
@@ -268,6 +273,183 @@ async fn a_failure_names_the_service_and_shows_its_log() {
     for pid in started {
         assert!(!alive(pid), "pid {pid} still runs after clean");
     }
+}
+
+/// The environment a process was started with.
+fn environ(pid: i32) -> std::collections::BTreeMap<String, String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .unwrap()
+        .split(|b| *b == 0)
+        .filter_map(|var| {
+            let var = String::from_utf8_lossy(var);
+            let (k, v) = var.split_once('=')?;
+            Some((k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// The pid `status --json` reports for `name`.
+fn pid_of(status: &Value, name: &str) -> i32 {
+    status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .and_then(|s| s["detail"].as_str()?.strip_prefix("pid ")?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} runs: {status:#}"))
+}
+
+/// `--secure --durable`: generated credentials reach exactly the services that use them,
+/// each service gets only its own settings, PostgreSQL wants the generated password and
+/// fsyncs, the broker fsyncs; a service killed with -9 is reported down with the command
+/// that brings it back, and that command does.
+#[tokio::test(flavor = "multi_thread")]
+async fn secure_durable_stack_with_private_settings_and_a_killed_service() {
+    common::build_services();
+    let stack = Stack::new(2);
+    let offset = stack.offset.to_string();
+    let out = stack.ptrack_with(
+        &["up", "--port-offset", &offset, "--secure", "--durable"],
+        &[
+            ("SOME_PARENT_SECRET", "hunter2"),
+            ("PTRACK_COLLECTOR_KAFKA_LINGER_MS", "7"),
+        ],
+    );
+    assert!(out.status.success());
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("Secured") && printed.contains("credentials.json"),
+        "{printed}"
+    );
+    assert!(printed.contains("Durable"), "{printed}");
+
+    // The credentials: generated, private, never printed.
+    let file = stack.data.join("credentials.json");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let key = saved["write_key"].as_str().unwrap();
+    let token = saved["events_api_token"].as_str().unwrap();
+    let password = saved["postgres_password"].as_str().unwrap();
+    for secret in [key, token, password] {
+        assert_eq!(secret.len(), 32);
+        assert!(!printed.contains(secret), "up printed a secret: {printed}");
+    }
+
+    // Each service's environment: its own settings and the basics, nothing else.
+    let status = stack.status();
+    assert_eq!(status["all_healthy"], true, "{status:#}");
+    let collector = environ(pid_of(&status, "collector"));
+    assert!(!collector.contains_key("DATABASE_URL"), "{collector:?}");
+    assert!(
+        !collector.contains_key("SOME_PARENT_SECRET"),
+        "{collector:?}"
+    );
+    assert!(!collector.contains_key("EVENTS_API_TOKEN"), "{collector:?}");
+    assert_eq!(collector["COLLECTOR_WRITE_KEYS"], key);
+    assert_eq!(
+        collector["KAFKA_LINGER_MS"], "7",
+        "PTRACK_COLLECTOR_ reaches the collector"
+    );
+    assert!(collector.contains_key("PATH"));
+    let api = environ(pid_of(&status, "events-api"));
+    assert_eq!(api["EVENTS_API_TOKEN"], token);
+    assert!(api["DATABASE_URL"].contains(&format!(":{password}@127.0.0.1:")));
+    assert!(!api.contains_key("KAFKA_BROKERS") && !api.contains_key("COLLECTOR_WRITE_KEYS"));
+    let demo = environ(pid_of(&status, "web-demo"));
+    assert_eq!(demo["WEB_DEMO_WRITE_KEY"], key);
+    assert_eq!(demo["EVENTS_API_TOKEN"], token);
+    assert!(!demo.contains_key("DATABASE_URL") && !demo.contains_key("KAFKA_BROKERS"));
+    let processor = environ(pid_of(&status, "processor"));
+    assert!(
+        !processor.contains_key("KAFKA_LINGER_MS"),
+        "the collector's only"
+    );
+    assert!(processor.values().all(|v| v != key && v != token));
+    let broker = environ(pid_of(&status, "broker"));
+    assert_eq!(broker["TANSU_SQLITE_SYNCHRONOUS"], "full", "--durable");
+    let broker_args =
+        std::fs::read_to_string(format!("/proc/{}/cmdline", pid_of(&status, "broker")))
+            .unwrap()
+            .replace('\0', " ");
+    assert!(
+        broker_args.contains(&format!("--addr 127.0.0.1:{}", 9092 + stack.offset)),
+        "the broker listens on loopback: {broker_args}"
+    );
+
+    // PostgreSQL: the generated password only, loopback only, fsync on.
+    use sqlx::Connection as _;
+    let port = 5432 + stack.offset;
+    let fixed = format!("postgres://ptrack:ptrack@127.0.0.1:{port}/ptrack");
+    assert!(
+        sqlx::PgConnection::connect(&fixed).await.is_err(),
+        "the old fixed password is refused"
+    );
+    let url = format!("postgres://ptrack:{password}@127.0.0.1:{port}/ptrack");
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let fsync: String = sqlx::query_scalar("SHOW fsync")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(fsync, "on", "--durable");
+    let listen: String = sqlx::query_scalar("SHOW listen_addresses")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(listen, "127.0.0.1");
+    db.close().await.unwrap();
+
+    // kill -9 of the collector: status says it is down and what brings it back.
+    let killed = pid_of(&status, "collector");
+    Command::new("kill")
+        .args(["-9", &killed.to_string()])
+        .status()
+        .unwrap();
+    eventually(Duration::from_secs(10), "the collector is gone", || async {
+        (!alive(killed)).then_some(())
+    })
+    .await
+    .unwrap();
+    let status = stack.status();
+    let collector = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "collector")
+        .unwrap();
+    assert_eq!(collector["state"], "exited", "{collector}");
+    assert!(
+        collector["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`ptrack up` starts it again"),
+        "{collector}"
+    );
+    assert_eq!(status["all_healthy"], false);
+    let table = stack.ok(&["status"]);
+    assert!(
+        table.contains("DOWN: collector exited") && table.contains("`ptrack up` starts it again"),
+        "{table}"
+    );
+
+    // `ptrack up` brings it back and leaves the rest alone.
+    let others: Vec<i32> = pids(&status);
+    stack.ok(&["up"]);
+    let status = stack.status();
+    assert_eq!(status["all_healthy"], true, "{status:#}");
+    let back = pid_of(&status, "collector");
+    assert_ne!(back, killed);
+    for pid in others {
+        assert!(alive(pid), "pid {pid} was left alone");
+    }
+    assert_eq!(
+        environ(back)["COLLECTOR_WRITE_KEYS"],
+        key,
+        "the same key after a restart"
+    );
 }
 
 #[test]

@@ -200,6 +200,9 @@ async fn bring_up(args: &DemoArgs) -> Result<AnyRuntime> {
         database_url: args.database_url.clone(),
         timeout: UpOptions::DEFAULT_TIMEOUT.as_secs(),
         build: false,
+        // As the last `up` of this data folder left them.
+        secure: None,
+        durable: None,
         data: args.data.clone(),
     })
     .await

@@ -14,9 +14,11 @@ use crate::runtime::{
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Health is the service's readiness check: HTTP /health (/ready for the collector), a TCP
-connection for the broker, a login for PostgreSQL. The exit status is 0 even when
-something is unhealthy; read `all_healthy` in --json.")]
+Health is the service's readiness check: HTTP /readyz (the service and what it depends
+on), a TCP connection for the broker, a login for PostgreSQL. A service of the local
+runtime that died stays down (state `exited`) until `ptrack up` starts it again; the
+status says so. The exit status is 0 even when something is unhealthy; read
+`all_healthy` in --json.")]
 pub struct StatusArgs {
     /// Print JSON: {runtime, data_dir, all_healthy, services: [{service, name, state,
     /// health, address, uptime_secs, partitions, lag, detail}]}.
@@ -54,6 +56,7 @@ pub async fn run(args: StatusArgs) -> Result<ExitCode> {
     } else {
         let mut out = format!("{kind} stack in {}\n", data_dir.display());
         table(&statuses, &mut out);
+        out.push_str(&down_summary(&statuses));
         print_out(&out);
     }
     Ok(ExitCode::SUCCESS)
@@ -120,6 +123,27 @@ fn table(statuses: &[ReplicaStatus], out: &mut String) {
     for row in &rows {
         line(row.each_ref().map(String::as_str));
     }
+}
+
+/// A plain line naming what died and the command that brings it back, when something
+/// did; running services are left alone by `up`.
+fn down_summary(statuses: &[ReplicaStatus]) -> String {
+    let died: Vec<&str> = statuses
+        .iter()
+        .filter(|s| s.state == RunState::Exited)
+        .map(|s| s.name.as_str())
+        .collect();
+    if died.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nDOWN: {} exited and stay{} down: `ptrack up` starts {} again (what runs is left \
+         alone); `ptrack logs {}` shows why.\n",
+        died.join(", "),
+        if died.len() == 1 { "s" } else { "" },
+        if died.len() == 1 { "it" } else { "them" },
+        died[0]
+    )
 }
 
 /// Writes to stdout; a closed pipe (`ptrack status | head -1`) ends the output quietly.

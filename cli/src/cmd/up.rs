@@ -8,7 +8,10 @@ use clap::Args;
 use super::DataDirArgs;
 use crate::{
     progress::Progress,
-    runtime::{AnyRuntime, Context, RunState, Runtime, RuntimeKind, State, UpOptions},
+    runtime::{
+        AnyRuntime, Context, RunState, Runtime, RuntimeKind, State, UpOptions,
+        credentials::Credentials,
+    },
     stack::Scale,
 };
 
@@ -19,6 +22,13 @@ Examples:
   ptrack up --scale processor=3 --partitions 6
   ptrack up --runtime docker --build          build the project's images, then start
   ptrack up --port-offset 1000                beside another stack (collector on 9000)
+  ptrack up --secure                          write key and token required, generated
+  ptrack up --durable                         local: PostgreSQL and the broker fsync
+
+The local runtime's PostgreSQL and broker listen on 127.0.0.1 only. Without --durable
+they do not fsync: what they commit survives a crash of any service, not an OS crash or
+power loss (which can also corrupt their files). A service gets only its own settings;
+set PTRACK_<SERVICE>_<VAR> to give one service a variable (PTRACK_PROCESSOR_BATCH_SIZE=500).
 
 Running `up` again is harmless: what runs is left alone, and the runtime, partitions,
 replicas and port offset of the last `up` are reused unless given again.")]
@@ -48,6 +58,17 @@ pub struct UpArgs {
     /// from the Dockerfile of the checkout ptrack runs in, showing the build output.
     #[arg(long)]
     pub build: bool,
+    /// Generate a collector write key and an events-api token (kept in the data folder,
+    /// mode 0600) and require them: the collector answers 401 without the key, the
+    /// events-api without the token. `ptrack load`, `demo`, `query`, `tui` and `status`
+    /// send them. Remembered; `--secure=false` turns it off.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub secure: Option<bool>,
+    /// Local runtime: PostgreSQL and the broker fsync what they commit (slower), so an OS
+    /// crash or power loss loses nothing committed. Remembered; `--durable=false` turns it
+    /// off. Takes effect when PostgreSQL and the broker start (`ptrack down` first).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub durable: Option<bool>,
     #[command(flatten)]
     pub data: DataDirArgs,
 }
@@ -110,6 +131,24 @@ pub async fn start(args: UpArgs) -> Result<AnyRuntime> {
             );
         }
     }
+    // On kube the manifests always read a write key and a token from the Secret.
+    let secure = runtime_kind == RuntimeKind::Kube
+        || args
+            .secure
+            .or(previous.as_ref().map(|p| p.secure))
+            .unwrap_or(false);
+    let durable = args
+        .durable
+        .or(previous.as_ref().map(|p| p.durable))
+        .unwrap_or(false);
+    if previous.as_ref().is_some_and(|p| p.durable != durable)
+        && still_running(&args.data.data_dir).await
+    {
+        eprintln!(
+            "note: PostgreSQL and the broker that run keep fsync {}: stop them with              `ptrack down` and run `ptrack up --durable={durable}` again to change it",
+            if durable { "off" } else { "on" }
+        );
+    }
     let state = State {
         runtime: runtime_kind,
         partitions,
@@ -119,10 +158,13 @@ pub async fn start(args: UpArgs) -> Result<AnyRuntime> {
             .or(previous.as_ref().map(|p| p.port_offset))
             .unwrap_or(0),
         external_database_url: args.database_url.filter(|url| !url.trim().is_empty()),
+        secure,
+        durable,
     };
     let context = Context::new(args.data.data_dir.clone(), state.clone())?;
     std::fs::create_dir_all(&context.data_dir)?;
     state.save(&context.data_dir)?;
+    Credentials::ensure(&context.data_dir, secure)?;
     let data_dir = context.data_dir.clone();
     eprintln!(
         "Starting the {} stack (data in {})",
@@ -146,7 +188,45 @@ pub async fn start(args: UpArgs) -> Result<AnyRuntime> {
     for endpoint in &endpoints {
         println!("  {:<width$}  {}", endpoint.name, endpoint.url);
     }
+    print!("{}", notes(&state, &data_dir));
     Ok(runtime)
+}
+
+/// What `up` says after the endpoints: how to use a `--secure` stack's credentials, or
+/// that the stack is open; and what the local runtime risks without `--durable`.
+fn notes(state: &State, data_dir: &std::path::Path) -> String {
+    let file = Credentials::path(data_dir);
+    let file = file.display();
+    let mut out = String::new();
+    if state.secure {
+        out.push_str(&format!(
+            "\nSecured: the collector requires the write key (header X-Ptrack-Key, or ?key= / \
+             a writeKey field), the events-api the bearer token. Both are in {file} \
+             (readable by you only); ptrack load, demo, query, tui and status send them. \
+             For other clients:\n  \
+             export PTRACK_WRITE_KEY=$(jq -r .write_key {file})\n  \
+             export EVENTS_API_TOKEN=$(jq -r .events_api_token {file})\n  \
+             curl -H \"Authorization: Bearer $EVENTS_API_TOKEN\" ...\n"
+        ));
+    } else {
+        out.push_str(
+            "\nOpen: the collector accepts events without a write key and the events-api \
+             answers without a token (fine on 127.0.0.1; `ptrack up --secure` requires both).\n",
+        );
+    }
+    if state.runtime == RuntimeKind::Local {
+        if state.durable {
+            out.push_str("Durable: PostgreSQL and the broker fsync every commit.\n");
+        } else {
+            out.push_str(
+                "Not durable: PostgreSQL runs with fsync=off and the broker without fsync. \
+                 A crash or kill of any service loses nothing; an OS crash or power loss can \
+                 lose the latest events or corrupt the data. `ptrack down`, then `ptrack up \
+                 --durable` for fsync.\n",
+            );
+        }
+    }
+    out
 }
 
 /// Whether anything of the stack remembered in `data_dir` still runs.

@@ -30,8 +30,9 @@ mod logs;
 pub mod spec;
 
 pub use self::spec::{
-    HEALTH_INTERVAL, HEALTH_RETRIES, HEALTH_TIMEOUT, REPLICA_LABEL, SERVICE_LABEL, STACK_LABEL,
-    container_env, health_test, image, published, volume, wiring,
+    BROKER_HOST_LISTENER_PORT, HEALTH_INTERVAL, HEALTH_RETRIES, HEALTH_TIMEOUT, REPLICA_LABEL,
+    RESTART_RETRIES, SERVICE_LABEL, STACK_LABEL, container_env, health_test, image, published,
+    published_container_port, volume, wiring,
 };
 
 use anyhow::{Context as _, Result};
@@ -42,9 +43,9 @@ use bollard::{
 
 use super::{
     Context, Endpoint, Endpoints, Health, Logs, LogsRequest, Observer, ReplicaStatus, RunState,
-    Runtime, UpOptions, probe_client, processor_status,
+    Runtime, UpOptions, credentials::Credentials, probe_client, processor_status,
 };
-use crate::stack::{ServiceName, database_url};
+use crate::stack::{ServiceName, Wiring, database_url};
 
 #[derive(Debug)]
 pub struct Docker {
@@ -60,6 +61,21 @@ impl Docker {
             .filter(|p| !p.trim().is_empty())
             .unwrap_or_else(|| "ptrack".to_owned());
         Ok(Self { context, project })
+    }
+
+    /// The stack's wiring with the credentials `up` generated in the data folder.
+    pub(super) fn wiring(&self) -> Wiring {
+        let credentials = Credentials::load(&self.context.data_dir).ok().flatten();
+        let password = credentials
+            .as_ref()
+            .map(|c| c.postgres_password.expose().to_owned())
+            .unwrap_or_default();
+        wiring(
+            &password,
+            credentials
+                .filter(|_| self.context.state.secure)
+                .and_then(|c| c.service_credentials()),
+        )
     }
 }
 
@@ -185,12 +201,18 @@ impl Runtime for Docker {
         self.container_logs(request).await
     }
 
-    /// The services and PostgreSQL are published on 127.0.0.1; the broker is not (it
-    /// advertises `broker:9092`, which only the stack's network resolves).
+    /// Everything is published on 127.0.0.1; the broker through its host listener,
+    /// which advertises `127.0.0.1:<host port>` (an image without it, like the tansu
+    /// stand-in, is not reachable there).
     fn endpoints(&self) -> Endpoints {
         let stack = &self.context.stack;
-        let database = published(ServiceName::Postgres)
-            .then(|| database_url("127.0.0.1", stack.host_port(ServiceName::Postgres, 0)));
-        Endpoints::on_host(stack, None, database)
+        let wiring = self.wiring();
+        let database = database_url(
+            "127.0.0.1",
+            stack.host_port(ServiceName::Postgres, 0),
+            &wiring.database_password,
+        );
+        let broker = format!("127.0.0.1:{}", stack.host_port(ServiceName::Broker, 0));
+        Endpoints::on_host(stack, Some(broker), Some(database))
     }
 }

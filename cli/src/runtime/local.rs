@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! DATA/state.json          what `up` was asked for
+//! DATA/credentials.json    generated passwords, `--secure`'s key and token (0600)
 //! DATA/run/NAME.pid        one per process (PostgreSQL keeps its own postmaster.pid)
 //! DATA/logs/NAME.log       one per process
 //! DATA/broker/broker.db    topics, messages, committed offsets (SQLite)
@@ -12,6 +13,14 @@
 //!
 //! This file holds what the parts share: the folders, the processes' names and pids,
 //! how the services are wired.
+//!
+//! The broker and PostgreSQL listen on 127.0.0.1 only, and PostgreSQL wants a generated
+//! password. Each service is started with only its own settings (see
+//! [`Local::service_env`]), not the whole environment of `ptrack up`.
+//!
+//! Without `--durable`, PostgreSQL runs with `fsync=off` and the broker's SQLite with
+//! `synchronous = off`: what they commit survives a crash or kill of the process, not an
+//! OS crash or power loss (which can also corrupt the files).
 //!
 //! Layout (`local/`):
 //! - `up.rs`: the `up` scheduler: start each replica once its dependencies are ready,
@@ -33,6 +42,7 @@ mod stop;
 mod up;
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -43,7 +53,7 @@ use ptrack_common::config::redact_url;
 use self::{postgres::Cluster, process::PidFile};
 use super::{
     Context, Endpoint, Endpoints, Logs, LogsRequest, Observer, ReplicaStatus, Runtime, UpOptions,
-    remove_data_dir,
+    credentials::Credentials, remove_data_dir,
 };
 use crate::stack::{Replica, ServiceName, Wiring, database_url};
 
@@ -78,11 +88,27 @@ impl Local {
     }
 
     fn cluster(&self) -> Cluster {
-        Cluster::new(
+        let credentials = self.credentials();
+        let secret = |pick: fn(&Credentials) -> &super::credentials::Secret| {
+            credentials
+                .as_ref()
+                .map(|c| pick(c).expose().to_owned())
+                .unwrap_or_default()
+        };
+        let mut cluster = Cluster::new(
             self.data().join("postgres"),
             self.log_file("postgres"),
             self.context.stack.host_port(ServiceName::Postgres, 0),
-        )
+        );
+        cluster.durable = self.context.state.durable;
+        cluster.admin_password = secret(|c| &c.postgres_admin_password);
+        cluster.user_password = secret(|c| &c.postgres_password);
+        cluster
+    }
+
+    /// What `up` generated (`None` before the first `up`).
+    fn credentials(&self) -> Option<Credentials> {
+        Credentials::load(self.data()).ok().flatten()
     }
 
     fn external_database(&self) -> Option<&str> {
@@ -96,12 +122,27 @@ impl Local {
 
     fn wiring(&self) -> Wiring {
         let stack = &self.context.stack;
+        let credentials = self.credentials();
+        let password = credentials
+            .as_ref()
+            .map(|c| c.postgres_password.expose().to_owned())
+            .unwrap_or_default();
         Wiring {
             kafka_brokers: format!("127.0.0.1:{}", stack.host_port(ServiceName::Broker, 0)),
             database_url: self.external_database().map_or_else(
-                || database_url("127.0.0.1", stack.host_port(ServiceName::Postgres, 0)),
+                || {
+                    database_url(
+                        "127.0.0.1",
+                        stack.host_port(ServiceName::Postgres, 0),
+                        &password,
+                    )
+                },
                 str::to_owned,
             ),
+            database_password: password,
+            credentials: credentials
+                .filter(|_| self.context.state.secure)
+                .and_then(|c| c.service_credentials()),
             kafka_idempotence: false,
             events_api_url: format!(
                 "http://127.0.0.1:{}",
@@ -145,6 +186,63 @@ impl Local {
             })
             .collect()
     }
+}
+
+/// What every process of the stack inherits from `ptrack up`'s environment: what any
+/// program needs to run and log, nothing of the user's secrets or other settings.
+pub const INHERITED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "RUST_LIB_BACKTRACE",
+    "LD_LIBRARY_PATH",
+    "LLVM_PROFILE_FILE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// `PTRACK_PROCESSOR_`: the prefix of a variable meant for one service of the local
+/// stack (`PTRACK_PROCESSOR_BATCH_SIZE=500` gives the processors `BATCH_SIZE=500`).
+pub fn passthrough_prefix(service: ServiceName) -> String {
+    format!(
+        "PTRACK_{}_",
+        service.as_str().to_uppercase().replace('-', "_")
+    )
+}
+
+/// The whole environment of a process of `service`: the [`INHERITED`] basics from
+/// `parent`, the stack's settings for it (`stack_env`), and last what the user set for
+/// that service alone with its [`passthrough_prefix`].
+pub fn process_env(
+    service: ServiceName,
+    stack_env: BTreeMap<String, String>,
+    parent: impl IntoIterator<Item = (String, String)>,
+) -> BTreeMap<String, String> {
+    let prefix = passthrough_prefix(service);
+    let mut env = BTreeMap::new();
+    let mut own = BTreeMap::new();
+    for (name, value) in parent {
+        if INHERITED.contains(&name.as_str()) {
+            env.insert(name, value);
+        } else if let Some(var) = name.strip_prefix(&prefix)
+            && !var.is_empty()
+        {
+            own.insert(var.to_owned(), value);
+        }
+    }
+    env.extend(stack_env);
+    env.extend(own);
+    // The logs go to files: no terminal colour codes in them.
+    env.insert("NO_COLOR".into(), "1".into());
+    env
 }
 
 /// The binary that runs `service`, if the project builds one.
@@ -207,8 +305,6 @@ impl Runtime for Local {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::runtime::{LogLine, RuntimeKind, State};
 
@@ -219,6 +315,8 @@ mod tests {
             scale: BTreeMap::from([(ServiceName::Processor, 2)]),
             port_offset: 100,
             external_database_url: external_database_url.map(str::to_owned),
+            secure: false,
+            durable: false,
         };
         Local::new(Context::new(dir.to_owned(), state).unwrap())
     }
@@ -289,13 +387,62 @@ mod tests {
     }
 
     #[test]
+    fn a_process_gets_the_basics_its_settings_and_its_own_overrides() {
+        let parent = [
+            ("PATH", "/usr/bin"),
+            ("HOME", "/root"),
+            ("RUST_LOG", "debug"),
+            ("DATABASE_URL", "postgres://me:secret@db/x"),
+            ("AWS_SECRET_ACCESS_KEY", "s3cr3t"),
+            ("BATCH_SIZE", "7"),
+            ("PTRACK_PROCESSOR_BATCH_SIZE", "500"),
+            ("PTRACK_COLLECTOR_KAFKA_LINGER_MS", "10"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let stack_env = BTreeMap::from([("KAFKA_BROKERS".to_owned(), "127.0.0.1:9092".into())]);
+        let env = process_env(ServiceName::Processor, stack_env.clone(), parent.clone());
+        let names: Vec<&str> = env.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "BATCH_SIZE",
+                "HOME",
+                "KAFKA_BROKERS",
+                "NO_COLOR",
+                "PATH",
+                "RUST_LOG"
+            ]
+        );
+        assert_eq!(
+            env["BATCH_SIZE"], "500",
+            "PTRACK_PROCESSOR_ wins, BATCH_SIZE alone is not passed"
+        );
+        let env = process_env(ServiceName::Collector, stack_env, parent);
+        assert_eq!(env["KAFKA_LINGER_MS"], "10");
+        assert!(!env.contains_key("DATABASE_URL") && !env.contains_key("BATCH_SIZE"));
+        assert_eq!(
+            passthrough_prefix(ServiceName::EventsApi),
+            "PTRACK_EVENTS_API_"
+        );
+    }
+
+    #[test]
     fn everything_is_reachable_on_the_host() {
         let dir = tempfile::tempdir().unwrap();
         let endpoints = local(dir.path(), None).endpoints();
         assert_eq!(endpoints.broker.as_deref(), Some("127.0.0.1:9192"));
+        // Before the first `up` there is no password yet; after it, the generated one.
         assert_eq!(
             endpoints.database_url.as_deref(),
-            Some("postgres://ptrack:ptrack@127.0.0.1:5532/ptrack")
+            Some("postgres://ptrack:@127.0.0.1:5532/ptrack")
+        );
+        let credentials = Credentials::ensure(dir.path(), false).unwrap();
+        assert_eq!(
+            local(dir.path(), None).endpoints().database_url.unwrap(),
+            format!(
+                "postgres://ptrack:{}@127.0.0.1:5532/ptrack",
+                credentials.postgres_password.expose()
+            )
         );
         assert!(!endpoints.database_external);
         let processors: Vec<String> = endpoints

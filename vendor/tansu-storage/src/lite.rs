@@ -280,8 +280,16 @@ impl PoolConnection {
         // of the broker; an OS crash or power loss can lose the latest ones, which is
         // how Apache Kafka stores them too (it leaves flushing to the OS by default).
         // In WAL mode, the checkpoints' fsyncs stalled every request queued behind them.
+        // `TANSU_SQLITE_SYNCHRONOUS=full` (or `normal`, `extra`) asks for fsync again
+        // (`ptrack up --durable`); anything else is `off`.
+        let mode = match env::var("TANSU_SQLITE_SYNCHRONOUS").as_deref() {
+            Ok("full") => "full",
+            Ok("normal") => "normal",
+            Ok("extra") => "extra",
+            _ => "off",
+        };
         _ = connection
-            .execute("PRAGMA synchronous = off", ())
+            .execute(&format!("PRAGMA synchronous = {mode}"), ())
             .await
             .inspect(|rows| debug!(rows))?;
 

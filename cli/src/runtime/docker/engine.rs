@@ -128,6 +128,7 @@ impl Docker {
             &self.project,
             &self.network(),
             volume.as_deref(),
+            &self.wiring(),
         );
         let options = CreateContainerOptionsBuilder::default()
             .name(&container)

@@ -13,8 +13,12 @@ use bollard::models::{
     RestartPolicy, RestartPolicyNameEnum,
 };
 
-use crate::stack::{
-    Probe, Replica, Service, ServiceName, Stack, Wiring, database_url, in_network_url,
+use crate::{
+    runtime::credentials::ServiceCredentials,
+    stack::{
+        DB_NAME, DB_USER, Probe, Replica, Service, ServiceName, Stack, Wiring, database_url,
+        in_network_url,
+    },
 };
 
 pub const STACK_LABEL: &str = "dev.ptrack.stack";
@@ -25,12 +29,23 @@ pub const REPLICA_LABEL: &str = "dev.ptrack.replica";
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 pub const HEALTH_RETRIES: i64 = 60;
+/// A container that exits with an error is restarted up to this many times
+/// (`on-failure:5`; compose.yaml has the same).
+pub const RESTART_RETRIES: i64 = 5;
 
-/// How the services reach each other on the stack's network: by service name.
-pub fn wiring() -> Wiring {
+/// The broker's second listener, for clients on the host (kcat, `ptrack tui`): published
+/// on 127.0.0.1 at the broker's host port and advertised as `127.0.0.1:<host port>`, while
+/// the services keep `broker:9092` on the stack's network.
+pub const BROKER_HOST_LISTENER_PORT: u16 = 29092;
+
+/// How the services reach each other on the stack's network: by service name; with
+/// the stack's generated PostgreSQL password and, `--secure`, its key and token.
+pub fn wiring(database_password: &str, credentials: Option<ServiceCredentials>) -> Wiring {
     Wiring {
         kafka_brokers: format!("{}:9092", ServiceName::Broker),
-        database_url: database_url(ServiceName::Postgres.as_str(), 5432),
+        database_url: database_url(ServiceName::Postgres.as_str(), 5432, database_password),
+        database_password: database_password.to_owned(),
+        credentials,
         kafka_idempotence: std::env::var("PTRACK_KAFKA_IDEMPOTENCE")
             .map(|v| v.trim() != "false")
             .unwrap_or(true),
@@ -59,34 +74,81 @@ pub fn container_env(
     if name == ServiceName::Broker {
         // Apache Kafka keeps its log on the volume (its default is under /tmp).
         env.insert("KAFKA_LOG_DIRS".into(), "/var/lib/kafka/data".into());
+        // A second listener for the host (see BROKER_HOST_LISTENER_PORT).
+        let host_port = stack.host_port(ServiceName::Broker, 0);
+        env.insert(
+            "KAFKA_LISTENERS".into(),
+            format!("PLAINTEXT://:9092,CONTROLLER://:9093,HOST://:{BROKER_HOST_LISTENER_PORT}"),
+        );
+        env.insert(
+            "KAFKA_ADVERTISED_LISTENERS".into(),
+            format!("PLAINTEXT://broker:9092,HOST://127.0.0.1:{host_port}"),
+        );
+        env.insert(
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP".into(),
+            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,HOST:PLAINTEXT".into(),
+        );
+        env.insert(
+            "KAFKA_INTER_BROKER_LISTENER_NAME".into(),
+            "PLAINTEXT".into(),
+        );
     }
     env
 }
 
-/// The container health check: the service's readiness probe, run inside the container
-/// (the project's images carry curl; every image used has bash).
+/// The container health check, with each image's own tool: an API-versions call for
+/// Apache Kafka (a TCP connection for another broker image, like the tansu stand-in),
+/// `pg_isready` for PostgreSQL, and `curl` of the readiness URL (`/readyz`) for the
+/// project's services (their images carry curl: see the Dockerfile).
 pub fn health_test(service: &Service) -> Vec<String> {
     let port = service.port;
-    match service.readiness {
-        Probe::Http { path } => vec![
-            "CMD".into(),
-            "curl".into(),
-            "-fsS".into(),
-            format!("http://127.0.0.1:{port}{path}"),
-        ],
-        Probe::Tcp => vec![
-            "CMD".into(),
-            "bash".into(),
-            "-c".into(),
-            format!("exec 3<>/dev/tcp/127.0.0.1/{port}"),
-        ],
+    let strings = |parts: &[&str]| parts.iter().map(|p| (*p).to_owned()).collect();
+    match (service.name, service.readiness) {
+        (ServiceName::Broker, _) if image(service).starts_with("apache/kafka") => strings(&[
+            "CMD",
+            "/opt/kafka/bin/kafka-broker-api-versions.sh",
+            "--bootstrap-server",
+            &format!("localhost:{port}"),
+        ]),
+        (ServiceName::Postgres, _) => strings(&[
+            "CMD",
+            "pg_isready",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            DB_USER,
+            "-d",
+            DB_NAME,
+        ]),
+        (_, Probe::Http { path }) => strings(&[
+            "CMD",
+            "curl",
+            "-fsS",
+            &format!("http://127.0.0.1:{port}{path}"),
+        ]),
+        (_, Probe::Tcp) => strings(&[
+            "CMD",
+            "bash",
+            "-c",
+            &format!("exec 3<>/dev/tcp/127.0.0.1/{port}"),
+        ]),
     }
 }
 
-/// Whether the service's port is published on the host. The broker's is not: it
-/// advertises `broker:9092`, a name only the stack's network resolves.
-pub fn published(name: ServiceName) -> bool {
-    name != ServiceName::Broker
+/// Whether the service's port is published on the host (always on 127.0.0.1). All are:
+/// the broker through its host listener.
+pub fn published(_name: ServiceName) -> bool {
+    true
+}
+
+/// The container port the host port of `name` leads to.
+pub fn published_container_port(service: &Service) -> u16 {
+    match service.name {
+        ServiceName::Broker => BROKER_HOST_LISTENER_PORT,
+        _ => service.port,
+    }
 }
 
 /// The image of `name`: `PTRACK_IMAGE_<NAME>` or the stack's default.
@@ -109,6 +171,7 @@ pub fn container(
     project: &str,
     network: &str,
     volume_name: Option<&str>,
+    wiring: &Wiring,
 ) -> ContainerCreateBody {
     let service = stack.service(replica.service);
     let port = service.port;
@@ -117,7 +180,7 @@ pub fn container(
         (SERVICE_LABEL.to_owned(), service.name.to_string()),
         (REPLICA_LABEL.to_owned(), replica.name.clone()),
     ]);
-    let env: Vec<String> = container_env(stack, service.name, &wiring())
+    let env: Vec<String> = container_env(stack, service.name, wiring)
         .into_iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
@@ -125,13 +188,14 @@ pub fn container(
         network_mode: Some(network.to_owned()),
         restart_policy: Some(RestartPolicy {
             name: Some(RestartPolicyNameEnum::ON_FAILURE),
-            maximum_retry_count: Some(5),
+            maximum_retry_count: Some(RESTART_RETRIES),
         }),
         ..Default::default()
     };
+    let published_port = published_container_port(service);
     if published(service.name) {
         host.port_bindings = Some(HashMap::from([(
-            format!("{port}/tcp"),
+            format!("{published_port}/tcp"),
             Some(vec![PortBinding {
                 host_ip: Some("127.0.0.1".into()),
                 host_port: Some(replica.host_port.to_string()),
@@ -145,7 +209,14 @@ pub fn container(
         image: Some(image(service)),
         env: Some(env),
         labels: Some(labels),
-        exposed_ports: Some(vec![format!("{port}/tcp")]),
+        exposed_ports: Some(
+            [port, published_port]
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .map(|p| format!("{p}/tcp"))
+                .collect(),
+        ),
         healthcheck: Some(HealthConfig {
             test: Some(health_test(service)),
             interval: Some(HEALTH_INTERVAL.as_nanos() as i64),

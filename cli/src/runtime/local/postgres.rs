@@ -1,7 +1,15 @@
 //! The local runtime's private PostgreSQL: a cluster made with `initdb` under the data
 //! folder, started with `pg_ctl`, listening on 127.0.0.1 only, with the `ptrack` role and
-//! database. PostgreSQL refuses to run as root, so when we are root the cluster belongs to
-//! the `postgres` user (created if missing) and its commands run through `runuser`.
+//! database. Logins over TCP need a password (scram-sha-256): the superuser's and the
+//! `ptrack` role's are generated at the first `up` (`runtime::credentials`). A cluster
+//! made by an older ptrack (trust logins) keeps working: the role's password is set at
+//! every start.
+//!
+//! It runs with `fsync=off` unless `durable`: commits are then only in the OS's page
+//! cache, and an OS crash or power loss can lose the latest ones or corrupt the cluster.
+//!
+//! PostgreSQL refuses to run as root, so when we are root the cluster belongs to the
+//! `postgres` user (created if missing) and its commands run through `runuser`.
 
 use std::{
     path::{Path, PathBuf},
@@ -13,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use sqlx::{Connection, Executor, PgConnection};
 
 use super::process;
-use crate::stack::{DB_NAME, DB_PASSWORD, DB_USER};
+use crate::stack::{DB_NAME, DB_USER};
 
 /// The unprivileged user that owns the cluster when `ptrack` runs as root.
 const OS_USER: &str = "postgres";
@@ -26,6 +34,12 @@ pub struct Cluster {
     pub port: u16,
     /// Who runs initdb and postgres: `None` is ourselves.
     run_as: Option<&'static str>,
+    /// fsync on (`ptrack up --durable`).
+    pub durable: bool,
+    /// The superuser's password, set by initdb.
+    pub admin_password: String,
+    /// The `ptrack` role's password.
+    pub user_password: String,
 }
 
 impl Cluster {
@@ -35,7 +49,24 @@ impl Cluster {
             log,
             port,
             run_as: process::is_root().then_some(OS_USER),
+            durable: false,
+            admin_password: String::new(),
+            user_password: String::new(),
         }
+    }
+
+    /// The options `postgres` runs with.
+    pub fn server_options(&self) -> String {
+        // No Unix socket: the cluster is reached over TCP on 127.0.0.1 only, and a socket
+        // path under a deep data folder can exceed the 107-byte limit.
+        let mut options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+            self.port
+        );
+        if !self.durable {
+            options.push_str(" -c fsync=off");
+        }
+        options
     }
 
     /// The postmaster's pid while it runs.
@@ -65,20 +96,38 @@ impl Cluster {
             .with_context(|| format!("creating {}", self.dir.display()))?;
         self.give_to_user(&self.dir)?;
         self.check_reachable()?;
+        // The superuser's password, in a file only its owner reads, beside the cluster
+        // (initdb wants the folder itself empty) and gone once initdb has read it.
+        let pwfile = self.dir.with_extension("pwfile");
+        {
+            use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&pwfile)
+                .with_context(|| format!("writing {}", pwfile.display()))?;
+            writeln!(file, "{}", self.admin_password)?;
+        }
+        self.give_to_user(&pwfile)?;
         let output = self
             .command(&bin.join("initdb"))
             .arg("-D")
             .arg(&self.dir)
+            .arg(format!("--pwfile={}", pwfile.display()))
             .args([
                 "-U",
                 "postgres",
-                "--auth=trust",
+                "--auth=scram-sha-256",
                 "-E",
                 "UTF8",
                 "--no-instructions",
             ])
             .output()
-            .context("running initdb")?;
+            .context("running initdb");
+        let _ = std::fs::remove_file(&pwfile);
+        let output = output?;
         if !output.status.success() {
             bail!(
                 "initdb failed for {}:\n{}{}",
@@ -99,12 +148,7 @@ impl Cluster {
                 .with_context(|| format!("creating {}", self.log.display()))?;
         }
         self.give_to_user(&self.log)?;
-        // No Unix socket: the cluster is reached over TCP on 127.0.0.1 only, and a socket
-        // path under a deep data folder can exceed the 107-byte limit.
-        let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off",
-            self.port
-        );
+        let options = self.server_options();
         let output = self
             .command(&bin.join("pg_ctl"))
             .arg("start")
@@ -126,10 +170,13 @@ impl Cluster {
         Ok(())
     }
 
-    /// Creates the `ptrack` role and database if missing. Fails while PostgreSQL is still
-    /// starting, so it doubles as the readiness check.
+    /// Creates the `ptrack` role and database if missing and sets the role's password.
+    /// Fails while PostgreSQL is still starting, so it doubles as the readiness check.
     pub async fn ensure_database(&self) -> Result<()> {
-        let url = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let url = format!(
+            "postgres://postgres:{}@127.0.0.1:{}/postgres",
+            self.admin_password, self.port
+        );
         let mut admin = tokio::time::timeout(Duration::from_secs(3), PgConnection::connect(&url))
             .await
             .context("connecting timed out")??;
@@ -137,14 +184,14 @@ impl Cluster {
             .bind(DB_USER)
             .fetch_optional(&mut admin)
             .await?;
-        if role.is_none() {
-            // Constants of ours, not user input.
-            admin
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_PASSWORD}'"
-                )))
-                .await?;
-        }
+        // A constant and a generated password of letters and digits, not user input.
+        let verb = if role.is_none() { "CREATE" } else { "ALTER" };
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "{verb} ROLE {DB_USER} LOGIN PASSWORD '{}'",
+                self.user_password.replace('\'', "''")
+            )))
+            .await?;
         let db: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
             .bind(DB_NAME)
             .fetch_optional(&mut admin)

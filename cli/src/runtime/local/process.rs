@@ -127,7 +127,8 @@ impl PidFile {
     }
 }
 
-/// Starts `program` detached, its output appended to `log`, and records its pid.
+/// Starts `program` detached with exactly the environment `env` (nothing inherited),
+/// its output appended to `log`, and records its pid.
 pub fn spawn(
     program: &Path,
     args: &[String],
@@ -147,6 +148,7 @@ pub fn spawn(
     let mut command = Command::new(program);
     command
         .args(args)
+        .env_clear()
         .envs(env)
         .current_dir(cwd)
         .stdin(Stdio::null())

@@ -71,7 +71,7 @@ impl Local {
                 }
             } else if state == RunState::Exited {
                 status.detail = Some(format!(
-                    "died: see `ptrack logs {}` ({})",
+                    "died: `ptrack up` starts it again; why: `ptrack logs {}` ({})",
                     replica.name,
                     self.log_file(&replica.name).display()
                 ));

@@ -244,7 +244,7 @@ impl Local {
         }
         port_free(replica).await?;
         let program = &programs[&replica.service];
-        let (args, mut env) = match replica.service {
+        let (args, stack_env) = match replica.service {
             ServiceName::Broker => (
                 vec![
                     "broker".to_owned(),
@@ -257,7 +257,17 @@ impl Local {
                         .display()
                         .to_string(),
                 ],
-                BTreeMap::new(),
+                // Read by the vendored tansu-storage (PTRACK-PATCH.md): `full` fsyncs
+                // every commit.
+                BTreeMap::from([(
+                    "TANSU_SQLITE_SYNCHRONOUS".to_owned(),
+                    if self.context.state.durable {
+                        "full"
+                    } else {
+                        "off"
+                    }
+                    .to_owned(),
+                )]),
             ),
             service => (
                 Vec::new(),
@@ -266,8 +276,7 @@ impl Local {
                     .env(service, replica.local_addr(), &self.wiring()),
             ),
         };
-        // The logs go to files: no terminal colour codes in them.
-        env.insert("NO_COLOR".into(), "1".into());
+        let env = super::process_env(replica.service, stack_env, std::env::vars());
         let child = process::spawn(
             program,
             &args,
@@ -313,7 +322,7 @@ impl Local {
                     .map(|()| format!("{} (DATABASE_URL)", redact_url(url))),
                 // The private cluster's password is a fixed local one: shown whole.
                 None => match self.cluster().ensure_database().await {
-                    Ok(()) => Ok(self.wiring().database_url),
+                    Ok(()) => Ok(redact_url(&self.wiring().database_url)),
                     Err(err) => Err(format!("{err:#}")),
                 },
             },
