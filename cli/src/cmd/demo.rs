@@ -23,7 +23,6 @@ use super::{
     up::{self, UpArgs},
 };
 use crate::{
-    client::EventsApi,
     load::{
         self, LoadConfig, VerifyConfig, VerifyThrough,
         plan::{Plan, format_duration, parse_duration},
@@ -31,6 +30,7 @@ use crate::{
         runner::RunConfig,
         tracker::Batching,
     },
+    runtime::credentials::ClientCredentials,
     runtime::{AnyRuntime, Context, Endpoints, Health, RunState, Runtime, RuntimeKind, UpOptions},
     tui::{self, PlainOptions},
 };
@@ -233,9 +233,9 @@ fn load_config(
     let users = 1000;
     let through = match (&endpoints.database_url, endpoints.events_api) {
         (Some(url), _) => Some(VerifyThrough::Database(Secret::new(url.clone()))),
-        (None, Some(addr)) => Some(VerifyThrough::EventsApi(EventsApi::new(
-            crate::client::base_url(addr),
-        ))),
+        (None, Some(addr)) => Some(VerifyThrough::EventsApi(
+            ClientCredentials::find(&args.data.data_dir).events_api(crate::client::base_url(addr)),
+        )),
         (None, None) => None,
     };
     Ok(LoadConfig {

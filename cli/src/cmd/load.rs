@@ -18,7 +18,6 @@ use ptrack_common::config::Secret;
 
 use super::DataDirArgs;
 use crate::{
-    client::EventsApi,
     load::{
         self, LoadConfig, VerifyConfig, VerifyThrough,
         plan::{Plan, format_duration, parse_duration},
@@ -28,6 +27,7 @@ use crate::{
         stats::Live,
         tracker::Batching,
     },
+    runtime::credentials::ClientCredentials,
 };
 
 #[derive(Debug, Args)]
@@ -156,14 +156,17 @@ impl LoadArgs {
     fn verify_config(&self) -> Result<VerifyConfig> {
         let through = match &self.database_url {
             Some(url) => VerifyThrough::Database(Secret::new(url.clone())),
-            None => VerifyThrough::EventsApi(EventsApi::new(
-                Url::parse(&self.events_api).with_context(|| {
-                    format!(
-                        "--events-api {:?} is not a URL: write it like http://127.0.0.1:8001",
-                        self.events_api
-                    )
-                })?,
-            )),
+            // With the token of a `--secure` stack (or EVENTS_API_TOKEN).
+            None => {
+                VerifyThrough::EventsApi(ClientCredentials::find(&self.data.data_dir).events_api(
+                    Url::parse(&self.events_api).with_context(|| {
+                        format!(
+                            "--events-api {:?} is not a URL: write it like http://127.0.0.1:8001",
+                            self.events_api
+                        )
+                    })?,
+                ))
+            }
         };
         Ok(VerifyConfig {
             through,

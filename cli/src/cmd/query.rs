@@ -23,6 +23,7 @@ use crate::{
         time::parse_time,
         trace::Trace,
     },
+    runtime::credentials::ClientCredentials,
     runtime::{AnyRuntime, Context, Runtime},
 };
 
@@ -349,7 +350,8 @@ fn colour(terminal: bool) -> bool {
 }
 
 /// The events-api: --api-url, else the stack's from the data folder, else the default;
-/// `EVENTS_API_TOKEN` is sent as a bearer token when set.
+/// the token (`EVENTS_API_TOKEN`, else the one `ptrack up --secure` saved) is sent as a
+/// bearer token when there is one.
 fn events_api(args: &ApiArgs) -> Result<EventsApi> {
     let base = match &args.api_url {
         Some(url) => Url::parse(url).with_context(|| {
@@ -358,11 +360,7 @@ fn events_api(args: &ApiArgs) -> Result<EventsApi> {
         None => stack_api(&args.data)
             .unwrap_or_else(|| Url::parse(DEFAULT_API_URL).expect("the default is a URL")),
     };
-    let api = EventsApi::new(base);
-    Ok(match std::env::var("EVENTS_API_TOKEN") {
-        Ok(token) if !token.is_empty() => api.with_token(token),
-        _ => api,
-    })
+    Ok(ClientCredentials::find(&args.data.data_dir).events_api(base))
 }
 
 /// The events-api of the stack `ptrack up` started with this data folder, if it is

@@ -207,6 +207,9 @@ pub fn resolve(args: &TuiArgs, found: Option<(RuntimeKind, Endpoints)>) -> (Sour
             .as_deref()
             .and_then(|url| Url::parse(url).ok())
             .or_else(|| endpoints.events_api.map(base_url)),
+        events_api_token: crate::runtime::credentials::ClientCredentials::find(data_dir)
+            .events_api_token
+            .map(|token| token.expose().to_owned()),
         collectors: replicas(&args.collector_urls, &endpoints.collectors, "collector"),
         processors: replicas(&args.processor_urls, &endpoints.processors, "processor"),
         stack_dir: stack_found.then(|| data_dir.clone()),

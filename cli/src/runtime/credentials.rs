@@ -157,6 +157,22 @@ impl ClientCredentials {
     pub const WRITE_KEY_VAR: &str = "PTRACK_WRITE_KEY";
     pub const TOKEN_VAR: &str = "EVENTS_API_TOKEN";
 
+    /// An events-api client that sends the token, when there is one.
+    pub fn events_api(&self, base: reqwest::Url) -> crate::client::EventsApi {
+        let api = crate::client::EventsApi::new(base);
+        match &self.events_api_token {
+            Some(token) => api.with_token(token.expose()),
+            None => api,
+        }
+    }
+
+    /// `X-Ptrack-Key: <key>` for the collector, when there is a key.
+    pub fn write_key_header(&self) -> Option<(String, String)> {
+        self.write_key
+            .as_ref()
+            .map(|key| ("X-Ptrack-Key".to_owned(), key.expose().to_owned()))
+    }
+
     /// The environment's, else the data folder's. A file that cannot be read counts as
     /// none: the request is then refused with a 401 that says what is missing.
     pub fn find(data_dir: &Path) -> Self {

@@ -38,6 +38,9 @@ pub struct Sources {
     pub group: String,
     pub database_url: Option<String>,
     pub events_api: Option<Url>,
+    /// Sent to the events-api as a bearer token (a `--secure` stack's, or
+    /// `EVENTS_API_TOKEN`).
+    pub events_api_token: Option<String>,
     pub collectors: Vec<Replica>,
     pub processors: Vec<Replica>,
     /// The data folder of a stack that was found there: the facts of `ptrack status`.
@@ -81,6 +84,7 @@ pub fn spawn_all(sources: &Sources, tx: &mpsc::Sender<Event>, cancel: &Cancellat
     if let Some(url) = &sources.events_api {
         tokio::spawn(events_api::run(
             url.clone(),
+            sources.events_api_token.clone(),
             refresh,
             tx.clone(),
             cancel.clone(),

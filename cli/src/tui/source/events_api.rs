@@ -16,8 +16,17 @@ use crate::{
 
 const RECENT: u32 = 100;
 
-pub async fn run(url: Url, refresh: Duration, tx: mpsc::Sender<Event>, cancel: CancellationToken) {
-    let api = EventsApi::new(url);
+pub async fn run(
+    url: Url,
+    token: Option<String>,
+    refresh: Duration,
+    tx: mpsc::Sender<Event>,
+    cancel: CancellationToken,
+) {
+    let api = match token {
+        Some(token) => EventsApi::new(url).with_token(token),
+        None => EventsApi::new(url),
+    };
     let query = EventsQuery {
         limit: Some(RECENT),
         ..EventsQuery::default()
