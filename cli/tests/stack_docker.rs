@@ -59,13 +59,13 @@ fn prepare_images() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A host port offset that leaves the stack's published ports free.
+/// A host port offset that leaves the stack's published ports free (the broker's too).
 fn free_port_offset() -> u16 {
     let base = 21_000 + (std::process::id() % 200) as u16 * 100;
     (0..100)
         .map(|i| (base + i * 37) % 30_000 + 15_000)
         .find(|offset| {
-            [5432, 8000, 8001, 8002, 8012, 3000]
+            [9092, 5432, 8000, 8001, 8002, 8012, 3000]
                 .iter()
                 .all(|port| TcpListener::bind(("127.0.0.1", port + offset)).is_ok())
         })

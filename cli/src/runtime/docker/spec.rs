@@ -27,7 +27,8 @@ pub const REPLICA_LABEL: &str = "dev.ptrack.replica";
 
 /// The health check timing of every container (compose.yaml has the same).
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
-pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Kafka's API-versions check starts a JVM: give it time on a busy machine.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEALTH_RETRIES: i64 = 60;
 /// A container that exits with an error is restarted up to this many times
 /// (`on-failure:5`; compose.yaml has the same).
