@@ -120,6 +120,14 @@ async fn up_status_down_up_clean() {
             .any(|l| l.contains("web demo") && l.contains(&format!("{}/", stack.url(3000)))),
         "up says where to open the web demo: {out}"
     );
+    // It says what the default risks and how to avoid it, and that keys are off; the
+    // generated database password is not shown.
+    assert!(
+        out.contains("Not durable") && out.contains("fsync=off") && out.contains("--durable"),
+        "{out}"
+    );
+    assert!(out.contains("Open:") && out.contains("--secure"), "{out}");
+    assert!(out.contains("postgres://ptrack:***@127.0.0.1:"), "{out}");
 
     let status = stack.status();
     assert_eq!(status["runtime"], "local");
@@ -147,6 +155,23 @@ async fn up_status_down_up_clean() {
     }
     let first_pids = pids(&status);
     assert_eq!(first_pids.len(), 7, "{status:#}");
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(stack.data.join("credentials.json")).unwrap())
+            .unwrap();
+    assert!(saved.get("write_key").is_none(), "no key without --secure");
+    let url = format!(
+        "postgres://ptrack:{}@127.0.0.1:{}/ptrack",
+        saved["postgres_password"].as_str().unwrap(),
+        5432 + stack.offset
+    );
+    use sqlx::Connection as _;
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let fsync: String = sqlx::query_scalar("SHOW fsync")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(fsync, "off", "not durable by default, as up said");
+    db.close().await.unwrap();
 
     // The web demo points the browser at the shifted collector, which allows the
     // demo's shifted origin; its log is there like any service's.
