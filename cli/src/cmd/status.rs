@@ -151,3 +151,44 @@ fn print_out(text: &str) {
     use std::io::Write;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::ServiceName;
+
+    fn replica(name: &str, state: RunState) -> ReplicaStatus {
+        ReplicaStatus {
+            service: ServiceName::Collector,
+            name: name.into(),
+            state,
+            health: Health::Unknown,
+            address: None,
+            uptime_secs: None,
+            partitions: None,
+            lag: None,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn what_died_is_named_with_the_command_that_brings_it_back() {
+        let running = replica("broker", RunState::Running);
+        assert_eq!(down_summary(std::slice::from_ref(&running)), "");
+        assert_eq!(
+            down_summary(&[running.clone(), replica("collector", RunState::Exited)]),
+            "\nDOWN: collector exited and stays down: `ptrack up` starts it again (what runs \
+             is left alone); `ptrack logs collector` shows why.\n"
+        );
+        let two = down_summary(&[
+            replica("processor-1", RunState::Exited),
+            running,
+            replica("processor-2", RunState::Exited),
+            replica("web-demo", RunState::Stopped),
+        ]);
+        assert!(
+            two.contains("processor-1, processor-2 exited and stay down: `ptrack up` starts them"),
+            "{two}"
+        );
+    }
+}

@@ -60,8 +60,8 @@ pub struct UpArgs {
     pub build: bool,
     /// Generate a collector write key and an events-api token (kept in the data folder,
     /// mode 0600) and require them: the collector answers 401 without the key, the
-    /// events-api without the token. `ptrack load`, `demo`, `query`, `tui` and `status`
-    /// send them. Remembered; `--secure=false` turns it off.
+    /// events-api without the token. `ptrack load` and `demo` send the key, `query`, `tui`
+    /// and `load --verify` the token. Remembered; `--secure=false` turns it off.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub secure: Option<bool>,
     /// Local runtime: PostgreSQL and the broker fsync what they commit (slower), so an OS
@@ -202,7 +202,7 @@ fn notes(state: &State, data_dir: &std::path::Path) -> String {
         out.push_str(&format!(
             "\nSecured: the collector requires the write key (header X-Ptrack-Key, or ?key= / \
              a writeKey field), the events-api the bearer token. Both are in {file} \
-             (readable by you only); ptrack load, demo, query, tui and status send them. \
+             (readable by you only); ptrack load, demo, query and tui send them. \
              For other clients:\n  \
              export PTRACK_WRITE_KEY=$(jq -r .write_key {file})\n  \
              export EVENTS_API_TOKEN=$(jq -r .events_api_token {file})\n  \
