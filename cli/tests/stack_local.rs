@@ -338,6 +338,8 @@ async fn secure_durable_stack_with_private_settings_and_a_killed_service() {
         &[
             ("SOME_PARENT_SECRET", "hunter2"),
             ("PTRACK_COLLECTOR_KAFKA_LINGER_MS", "7"),
+            // The broker's storage says which SQLite `synchronous` it set.
+            ("PTRACK_BROKER_RUST_LOG", "warn,tansu_storage::lite=debug"),
         ],
     );
     assert!(out.status.success());
@@ -396,6 +398,16 @@ async fn secure_durable_stack_with_private_settings_and_a_killed_service() {
     assert!(processor.values().all(|v| v != key && v != token));
     let broker = environ(pid_of(&status, "broker"));
     assert_eq!(broker["TANSU_SQLITE_SYNCHRONOUS"], "full", "--durable");
+    let broker_log = std::fs::read_to_string(stack.data.join("logs/broker.log")).unwrap();
+    assert!(
+        broker_log.contains(r#"synchronous="2""#),
+        "SQLite runs with synchronous = full (2): {}",
+        broker_log
+            .lines()
+            .filter(|l| l.contains("synchronous"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let broker_args =
         std::fs::read_to_string(format!("/proc/{}/cmdline", pid_of(&status, "broker")))
             .unwrap()
