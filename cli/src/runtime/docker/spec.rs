@@ -238,3 +238,63 @@ pub fn container(
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::credentials::Secret;
+
+    #[test]
+    fn containers_publish_on_loopback_with_the_generated_credentials() {
+        let stack = Stack::new(3, &[], 100).unwrap();
+        let wiring = wiring(
+            "generated",
+            Some(ServiceCredentials {
+                write_key: Secret::new("key"),
+                events_api_token: Secret::new("token"),
+            }),
+        );
+        for replica in stack.replicas() {
+            let body = container(&stack, &replica, "p", "net", None, &wiring);
+            let host = body.host_config.unwrap();
+            let bindings = host.port_bindings.unwrap();
+            let (container_port, binding) = bindings.iter().next().unwrap();
+            let binding = &binding.as_ref().unwrap()[0];
+            assert_eq!(
+                binding.host_ip.as_deref(),
+                Some("127.0.0.1"),
+                "{}",
+                replica.name
+            );
+            assert_eq!(
+                binding.host_port.as_deref(),
+                Some(replica.host_port.to_string().as_str())
+            );
+            let env = body.env.unwrap();
+            match replica.service {
+                ServiceName::Broker => {
+                    assert_eq!(container_port, "29092/tcp", "the HOST listener");
+                    assert!(env.contains(
+                        &"KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://broker:9092,HOST://127.0.0.1:9192"
+                            .to_owned()
+                    ));
+                }
+                ServiceName::Postgres => {
+                    assert!(env.contains(&"POSTGRES_PASSWORD=generated".to_owned()));
+                }
+                ServiceName::Collector => {
+                    assert!(env.contains(&"COLLECTOR_WRITE_KEYS=key".to_owned()));
+                    assert!(!env.iter().any(|v| v.starts_with("DATABASE_URL=")));
+                }
+                ServiceName::Processor => assert!(env.contains(
+                    &"DATABASE_URL=postgres://ptrack:generated@postgres:5432/ptrack".to_owned()
+                )),
+                _ => {}
+            }
+            assert_eq!(
+                host.restart_policy.unwrap().maximum_retry_count,
+                Some(RESTART_RETRIES)
+            );
+        }
+    }
+}
