@@ -14,14 +14,19 @@
 //! - `visitor`: one virtual user browsing, on its own clock.
 //! - [`tracker`]: the visitors' trackers and their batches (request bodies).
 //! - `http1`: the workers' own HTTP/1.1 connections.
+//! - `gzip`: `--gzip` request bodies, compressed with reused state.
 //! - [`stats`]: HdrHistograms, percentiles, counters, the timeline, the live window.
 //! - [`runner`]: the workers that send on schedule, and the recorder.
 //! - [`live`]: `<data dir>/load-live.json`, the running load's figures for other
 //!   processes.
 //! - [`verify`]: lost and duplicated events, and the end-to-end delay.
 //! - [`report`]: the final numbers, as text and JSON.
+//! - [`threshold`]: `--threshold` pass/fail criteria on the report.
+//! - [`hist`]: the latency histograms as `.hgrm` text and an HdrHistogram interval log.
 //! - [`plot`]: the SVG / HTML picture.
 
+mod gzip;
+pub mod hist;
 mod http1;
 mod json;
 pub mod live;
@@ -31,6 +36,7 @@ pub mod report;
 pub mod runner;
 mod site;
 pub mod stats;
+pub mod threshold;
 pub mod tracker;
 pub mod verify;
 mod visitor;
