@@ -398,7 +398,15 @@ async fn latency_histograms_parse_back_and_two_runs_merge() {
         let max_ms = report["latency_ms"]["corrected"]["max"].as_f64().unwrap();
 
         // The percentile distribution: counts up to all requests, and the report's max.
-        let (lines, footer_max) = hgrm(&std::fs::read_to_string(&out_path).unwrap());
+        let hgrm_text = std::fs::read_to_string(&out_path).unwrap();
+        assert!(
+            hgrm_text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n")
+        );
+        assert!(
+            hgrm_text.contains("SubBuckets     =         2048]"),
+            "{hgrm_text}"
+        );
+        let (lines, footer_max) = hgrm(&hgrm_text);
         let last = lines.last().unwrap();
         assert_eq!((last.1, last.2), (1.0, 150), "{lines:?}");
         assert!(

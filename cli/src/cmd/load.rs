@@ -52,7 +52,7 @@ pub struct LoadArgs {
     #[arg(long, default_value = "100")]
     pub rps: String,
     /// How long to send, like 30s or 2m (10s when neither this nor --requests is given).
-    #[arg(long, value_parser = duration::arg)]
+    #[arg(long, value_parser = duration::arg, value_name = "DURATION")]
     pub duration: Option<Duration>,
     /// Send exactly this many requests.
     #[arg(long)]
@@ -64,7 +64,7 @@ pub struct LoadArgs {
     #[arg(long, short = 'c', default_value_t = 100)]
     pub connections: usize,
     /// A request that has not answered after this long counts as a timeout.
-    #[arg(long, value_parser = duration::arg, default_value = "10s")]
+    #[arg(long, value_parser = duration::arg, default_value = "10s", value_name = "DURATION")]
     pub timeout: Duration,
     /// Exactly this many events in every request, instead of the session model's
     /// batches (see --batch-size and --flush-interval).
@@ -74,7 +74,7 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub batch_size: u32,
     /// ...or when this long has passed since the first event of the batch.
-    #[arg(long, value_parser = duration::arg, default_value = "5s")]
+    #[arg(long, value_parser = duration::arg, default_value = "5s", value_name = "DURATION")]
     pub flush_interval: Duration,
     /// Virtual users browsing at the same time.
     #[arg(long, default_value_t = 1000)]
@@ -93,7 +93,7 @@ pub struct LoadArgs {
     /// Fail the run (exit 99) unless this holds, like p99<50ms, p99.9<=200ms, max<1s,
     /// errors<0.1%, rps>=990 or lost==0 (with --verify). Repeatable; latency is the
     /// corrected one, any percentile pN works.
-    #[arg(long, value_name = "METRIC<VALUE", value_parser = threshold::arg)]
+    #[arg(long, value_name = "METRIC OP VALUE", value_parser = threshold::arg)]
     pub threshold: Vec<Threshold>,
     /// Write the corrected latency's percentile distribution to FILE, as HdrHistogram's
     /// .hgrm text (values in ms), for its plotter and for comparing runs.
@@ -124,7 +124,7 @@ pub struct LoadArgs {
     pub database_url: Option<String>,
     /// How long --verify waits for the pipeline to drain at most. It stops earlier
     /// when nothing new arrived for 10 s.
-    #[arg(long, value_parser = duration::arg, default_value = "60s")]
+    #[arg(long, value_parser = duration::arg, default_value = "60s", value_name = "DURATION")]
     pub verify_timeout: Duration,
     // While sending, the running figures are kept in <DIR>/load-live.json for `ptrack
     // tui`, only when the folder exists (crate::load::live).

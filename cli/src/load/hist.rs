@@ -65,8 +65,14 @@ pub fn write_hgrm(h: &Histogram<u64>, out: &mut impl Write) -> io::Result<()> {
         out,
         "#[Buckets = {:12}, SubBuckets     = {:12}]",
         h.buckets(),
-        h.distinct_values()
+        sub_buckets(h)
     )
+}
+
+/// HdrHistogram's sub-bucket count: the power of two that holds 2 * 10^sigfig (2048 for
+/// 3 significant digits).
+fn sub_buckets(h: &Histogram<u64>) -> u64 {
+    (2 * 10u64.pow(u32::from(h.sigfig()))).next_power_of_two()
 }
 
 /// Writes the run's interval log: a start time, then the corrected latency of each
