@@ -104,8 +104,9 @@ pub trait Observer: Send + 'static {
 impl Observer for () {}
 
 /// Runs the load: sends on the plan until it is done or `cancel` is cancelled, then,
-/// when asked and not cancelled, verifies. The report has `interrupted` set after a
-/// cancel, and `verify` filled after a check (`verify.lost > 0`: events were lost).
+/// when asked and not cancelled, verifies until done or cancelled. The report has
+/// `interrupted` set after a cancel, and `verify` filled after a whole check
+/// (`verify.lost > 0`: events were lost).
 pub async fn run(
     config: LoadConfig,
     cancel: CancellationToken,
@@ -126,7 +127,7 @@ pub async fn run(
         }
     };
     // The live file goes with `on_tick`: removed when sending ends, however it ends.
-    let result = runner::run(config.run, cancel, on_tick).await?;
+    let result = runner::run(config.run, cancel.clone(), on_tick).await?;
     lock(&observer).sent();
 
     let mut report = Report::new(config.settings, &plan, &result);
@@ -161,15 +162,18 @@ pub async fn run(
             }
         }
     };
-    let verification = verify::verify(
+    let verifying = verify::verify(
         ids,
         &source,
         verify.timeout,
         verify.settle,
         |found, expected| lock(&observer).verifying(found, expected),
-    )
-    .await?;
-    report.verify = Some(verification);
+    );
+    // A cancel while verifying (Ctrl-C) ends the check: the report without it.
+    tokio::select! {
+        verification = verifying => report.verify = Some(verification?),
+        () = cancel.cancelled() => report.interrupted = true,
+    }
     Ok(report)
 }
 

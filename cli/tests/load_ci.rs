@@ -228,6 +228,57 @@ async fn ctrl_c_prints_the_report_so_far_and_exits_130() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_while_verifying_ends_the_check_and_exits_130() {
+    let pipeline = Pipeline::start().await;
+    // Nothing gets stored: --verify would wait for 10 s of no news, then report losses.
+    pipeline.stop_processor();
+    let mut child = ptrack()
+        .args(["load", "--rps", "100", "--requests", "20", "--verify"])
+        .args(["--verify-timeout", "60s", "--target"])
+        .arg(pipeline.track_url().as_str())
+        .arg("--database-url")
+        .arg(&pipeline.db.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stderr.take().unwrap()));
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), stderr.next_line())
+            .await
+            .expect("verify says how far it got")
+            .unwrap()
+            .expect("ptrack load is still running");
+        if line.starts_with("verify: 0 of") {
+            break;
+        }
+    }
+    let interrupted = std::time::Instant::now();
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(5),
+        "the check ended at Ctrl-C, not after its 10 s without news"
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("INTERRUPTED"), "{stdout}");
+    assert!(
+        stdout.contains("20 sent"),
+        "the sending part is reported: {stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn extra_headers_and_gzip_bodies_reach_the_server() {
     let server = Server::default();
     let url = serve(server.clone()).await;
