@@ -577,6 +577,31 @@ async fn a_secure_stack_wants_its_key_and_token_and_ptrack_sends_them() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("401"));
 
+    // ptrack load sends the saved key as X-Ptrack-Key and --verify the token: every
+    // request accepted, every event stored.
+    let load = stack.ptrack_with(
+        &[
+            "load",
+            "--rps",
+            "20",
+            "--requests",
+            "20",
+            "--json",
+            "--verify",
+            "--verify-timeout",
+            "60s",
+            "--target",
+            &track,
+            "--events-api",
+            &api,
+        ],
+        &[],
+    );
+    assert!(load.status.success(), "load with the saved key");
+    let report: Value = serde_json::from_slice(&load.stdout).unwrap();
+    assert_eq!(report["requests"], 20, "{report:#}");
+    assert_eq!(report["verify"]["lost"], 0, "{report:#}");
+
     // Status stays healthy: the probes are open.
     assert_eq!(stack.status()["all_healthy"], true);
 }

@@ -241,6 +241,28 @@ mod tests {
         if std::env::var_os(ClientCredentials::TOKEN_VAR).is_none() {
             assert_eq!(found.events_api_token, Some(services.events_api_token));
         }
+        if std::env::var_os(ClientCredentials::WRITE_KEY_VAR).is_none() {
+            // ptrack load and demo: the key first, so that a -H of the same name wins.
+            use crate::load::runner::Header;
+            let header = |name: &str, value: &str| Header {
+                name: name.into(),
+                value: value.into(),
+            };
+            let mine = header("X-Ptrack-Key", "from -H");
+            assert_eq!(
+                crate::cmd::load::with_write_key(vec![mine.clone()], dir.path()),
+                [
+                    header("X-Ptrack-Key", services.write_key.expose()),
+                    mine.clone()
+                ]
+            );
+            let elsewhere = tempfile::tempdir().unwrap();
+            assert_eq!(
+                crate::cmd::load::with_write_key(vec![mine.clone()], elsewhere.path()),
+                [mine],
+                "no stack credentials, no key"
+            );
+        }
         assert_eq!(
             Credentials::ensure(dir.path(), false)
                 .unwrap()

@@ -340,6 +340,8 @@ mod tests {
             service: Some("processor".into()),
             follow: true,
             tail: Some(2),
+            since: None,
+            timestamps: false,
         };
         let mut logs = local.logs(&request).await.unwrap();
         assert_eq!(logs.names, ["processor-1", "processor-2"]);
@@ -362,6 +364,8 @@ mod tests {
                 service: Some("processor-3".into()),
                 follow: false,
                 tail: None,
+                since: None,
+                timestamps: false,
             })
             .await
             .unwrap_err()
@@ -379,6 +383,8 @@ mod tests {
             service: None,
             follow: false,
             tail: None,
+            since: None,
+            timestamps: false,
         };
         let mut logs = local.logs(&request).await.unwrap();
         assert_eq!(logs.names.len(), 7);
