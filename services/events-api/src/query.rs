@@ -170,6 +170,11 @@ impl StatsQuery {
                     ))
                 })?,
         };
+        if since >= until {
+            return Err(bad(
+                "since must be earlier than until (which is now when not given)".into(),
+            ));
+        }
         if until.signed_duration_since(since) > MAX_STATS_RANGE {
             return Err(bad(format!(
                 "the range since..until is longer than {} days; ask for a shorter one",
@@ -346,6 +351,7 @@ mod tests {
             vec![("since", MIN_TIME), ("until", MAX_TIME)],
             vec![("until", "-9223372036854775808")],
             vec![("since", "9223372036854775807")],
+            vec![("since", MAX_TIME)],
         ] {
             let result = StatsQuery::parse(&params(&pairs), now);
             assert!(
