@@ -1,5 +1,5 @@
 //! Secrets never reach a log: the real service binaries run with a database password,
-//! the events-api token and a collector write key in their environment, at `RUST_LOG=debug`,
+//! the events-api token and a collector write key in their environment, at `RUST_LOG=trace`,
 //! through a working pipeline and through their error paths (a refused token, a database
 //! that cannot be reached); no line any of them writes contains a secret.
 
@@ -35,7 +35,7 @@ impl Service {
         let child = Command::new(&exe)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "debug")
+            .env("RUST_LOG", "trace")
             .env("KAFKA_IDEMPOTENCE", "false")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
