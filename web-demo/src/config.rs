@@ -1,6 +1,6 @@
 //! The demo's settings, from the environment with defaults that match `ptrack up`.
 
-use std::net::SocketAddr;
+use std::{fmt, net::SocketAddr};
 
 /// A setting that is present but unusable.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +22,19 @@ pub struct Config {
     /// `EVENTS_API_URL`: where this server reads the events for the analytics page.
     /// Default `http://127.0.0.1:8001`.
     pub events_api_url: String,
+    /// `EVENTS_API_TOKEN`: sent as `Authorization: Bearer` to the events API, which
+    /// requires it when it has one. Unset: nothing is sent.
+    pub events_api_token: Option<Token>,
+}
+
+/// A bearer token that never prints (`Debug` shows `***`).
+#[derive(Clone)]
+pub struct Token(pub String);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(***)")
+    }
 }
 
 impl Config {
@@ -54,6 +67,10 @@ impl Config {
             addr,
             collector_url: url("COLLECTOR_URL", "http://127.0.0.1:8000")?,
             events_api_url: url("EVENTS_API_URL", "http://127.0.0.1:8001")?,
+            events_api_token: lookup("EVENTS_API_TOKEN")
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .map(Token),
         })
     }
 
@@ -63,6 +80,7 @@ impl Config {
             addr: "127.0.0.1:0".parse().expect("a literal address"),
             collector_url: collector_url.trim_end_matches('/').to_owned(),
             events_api_url: events_api_url.trim_end_matches('/').to_owned(),
+            events_api_token: None,
         }
     }
 }
@@ -77,6 +95,14 @@ mod tests {
         assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
         assert_eq!(config.collector_url, "http://127.0.0.1:8000");
         assert_eq!(config.events_api_url, "http://127.0.0.1:8001");
+        assert!(config.events_api_token.is_none());
+        let config =
+            Config::from_lookup(|n| (n == "EVENTS_API_TOKEN").then(|| "tok-1\n".into())).unwrap();
+        assert_eq!(config.events_api_token.as_ref().unwrap().0, "tok-1");
+        assert!(
+            !format!("{config:?}").contains("tok-1"),
+            "the token never prints"
+        );
 
         let config =
             Config::from_lookup(|n| (n == "COLLECTOR_URL").then(|| "http://c:9/".into())).unwrap();

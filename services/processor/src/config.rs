@@ -5,6 +5,10 @@ use ptrack_common::{
     kafka::KafkaSettings,
 };
 
+/// 8 MiB: a thousand ordinary events are about 1 MiB, so the count ends a batch first
+/// unless the events are unusually large.
+pub const DEFAULT_BATCH_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `PROCESSOR_ADDR`: health and metrics.
@@ -16,6 +20,10 @@ pub struct Config {
     pub database_url: Secret,
     /// `BATCH_SIZE`: a batch is written when it holds this many events...
     pub batch_size: usize,
+    /// `BATCH_MAX_BYTES` (default 8 MiB): ...or when its messages add up to this many
+    /// bytes (the message that crosses it is the last), so that a batch of large events
+    /// (a big `appName` is copied into every event's message) cannot exhaust memory.
+    pub batch_max_bytes: usize,
     /// `BATCH_TIMEOUT_MS`: ...or when its first event has waited this long.
     pub batch_timeout: Duration,
     /// `DB_MAX_CONNECTIONS`.
@@ -50,6 +58,7 @@ impl Config {
             group_id: env_or("KAFKA_GROUP_ID", "ptrack-processor", "a consumer group id")?,
             database_url: database_url()?,
             batch_size: env_positive("BATCH_SIZE", 1000)? as usize,
+            batch_max_bytes: env_positive("BATCH_MAX_BYTES", DEFAULT_BATCH_MAX_BYTES)? as usize,
             batch_timeout: Duration::from_millis(env_positive("BATCH_TIMEOUT_MS", 200)?),
             db_max_connections: env_positive("DB_MAX_CONNECTIONS", 4)? as u32,
             orphan_after: Duration::from_millis(env_positive("KAFKA_ORPHAN_AFTER_MS", 30_000)?),

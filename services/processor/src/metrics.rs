@@ -13,6 +13,8 @@ pub struct Metrics {
     pub batches: Counter,
     pub batch_latency: Histogram,
     pub dead_lettered: Counter,
+    /// Messages the dead-letter topic refused for good (too large, say): logged, skipped.
+    pub dead_letter_failures: Counter,
     pub database_errors: Counter,
     /// High watermark minus this consumer's position, per assigned partition.
     pub lag: Family<Vec<(&'static str, String)>, Gauge>,
@@ -29,6 +31,7 @@ impl Metrics {
             batches: Counter::default(),
             batch_latency: Histogram::new(latency_buckets()),
             dead_lettered: Counter::default(),
+            dead_letter_failures: Counter::default(),
             database_errors: Counter::default(),
             lag: Family::default(),
             lag_total: Gauge::default(),
@@ -53,6 +56,11 @@ impl Metrics {
             "dead_lettered",
             "Messages sent to the dead-letter topic",
             metrics.dead_lettered.clone(),
+        );
+        registry.register(
+            "dead_letter_failures",
+            "Messages the dead-letter topic refused for good (too large, say); logged and skipped",
+            metrics.dead_letter_failures.clone(),
         );
         registry.register(
             "database_errors",
