@@ -495,7 +495,7 @@ async fn secure_durable_stack_with_private_settings_and_a_killed_service() {
 /// Needs the services' side, built in parallel: the collector's write keys (H2,
 /// `COLLECTOR_WRITE_KEYS`, 401 without `X-Ptrack-Key`) and the events-api's token (H3,
 /// `EVENTS_API_TOKEN`, 401 without the bearer). Before those are merged this test fails
-/// at its first 401 check; `secure_durable_stack_with_private_settings_and_a_killed_service`
+/// at the first check of the missing side; `secure_durable_stack_with_private_settings_and_a_killed_service`
 /// checks what this side does (the settings reach the services).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secure_stack_wants_its_key_and_token_and_ptrack_sends_them() {
@@ -516,8 +516,32 @@ async fn a_secure_stack_wants_its_key_and_token_and_ptrack_sends_them() {
     });
     let track = format!("{}/track", stack.url(8000));
 
-    // The collector: no key or a wrong one, 401; the key, 200.
     let status = |r: reqwest::Response| r.status().as_u16();
+
+    // The events-api (H3): 401 without the token; ptrack query sends the saved token by
+    // itself (exit 3: nothing stored yet), a wrong one in the environment wins and is
+    // refused.
+    let events = format!("{}/events", stack.url(8001));
+    let without = client.get(&events).send().await.unwrap();
+    assert_eq!(status(without), 401, "no token");
+    let api = stack.url(8001);
+    let query = stack.ptrack_with(
+        &["query", "--api-url", &api, "--component", &component],
+        &[],
+    );
+    assert_eq!(
+        query.status.code(),
+        Some(3),
+        "query with the saved token: nothing yet"
+    );
+    let wrong = stack.ptrack_with(
+        &["query", "--api-url", &api],
+        &[("EVENTS_API_TOKEN", "not-the-token")],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("401"));
+
+    // The collector (H2): no key or a wrong one, 401; the key, 200.
     let without = client.post(&track).json(&batch).send().await.unwrap();
     assert_eq!(status(without), 401, "no key");
     let wrong = client
@@ -536,11 +560,6 @@ async fn a_secure_stack_wants_its_key_and_token_and_ptrack_sends_them() {
         .await
         .unwrap();
     assert_eq!(status(with), 200, "the key");
-
-    // The events-api: 401 without the token, the event with it.
-    let events = format!("{}/events", stack.url(8001));
-    let without = client.get(&events).send().await.unwrap();
-    assert_eq!(status(without), 401, "no token");
     eventually(Duration::from_secs(30), "the event is stored", || {
         let request = client
             .get(&events)
@@ -553,29 +572,14 @@ async fn a_secure_stack_wants_its_key_and_token_and_ptrack_sends_them() {
     })
     .await
     .unwrap();
-
-    // ptrack query sends the saved token by itself; a wrong one in the environment wins
-    // and is refused.
-    let api = stack.url(8001);
     let query = stack.ptrack_with(
-        &[
-            "query",
-            "--api-url",
-            &api,
-            "--component",
-            &component,
-            "-o",
-            "json",
-        ],
+        &["query", "--api-url", &api, "--component", &component],
         &[],
     );
-    assert!(query.status.success(), "query with the saved token");
-    let wrong = stack.ptrack_with(
-        &["query", "--api-url", &api],
-        &[("EVENTS_API_TOKEN", "not-the-token")],
+    assert!(
+        query.status.success(),
+        "the stored event, through the saved token"
     );
-    assert_eq!(wrong.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("401"));
 
     // ptrack load sends the saved key as X-Ptrack-Key and --verify the token: every
     // request accepted, every event stored.
