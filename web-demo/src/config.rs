@@ -22,6 +22,10 @@ pub struct Config {
     /// `EVENTS_API_URL`: where this server reads the events for the analytics page.
     /// Default `http://127.0.0.1:8001`.
     pub events_api_url: String,
+    /// `WEB_DEMO_WRITE_KEY`: the collector write key the pages hand to the tracker
+    /// (`ptrack.init({writeKey})`). A write key is public by nature: every visitor's
+    /// browser sends it; it tells sites apart and can be revoked, rate-limited per key.
+    pub write_key: Option<String>,
 }
 
 impl Config {
@@ -54,6 +58,7 @@ impl Config {
             addr,
             collector_url: url("COLLECTOR_URL", "http://127.0.0.1:8000")?,
             events_api_url: url("EVENTS_API_URL", "http://127.0.0.1:8001")?,
+            write_key: lookup("WEB_DEMO_WRITE_KEY").filter(|k| !k.trim().is_empty()),
         })
     }
 
@@ -63,6 +68,7 @@ impl Config {
             addr: "127.0.0.1:0".parse().expect("a literal address"),
             collector_url: collector_url.trim_end_matches('/').to_owned(),
             events_api_url: events_api_url.trim_end_matches('/').to_owned(),
+            write_key: None,
         }
     }
 }
