@@ -140,7 +140,14 @@ impl StatsQuery {
         };
         let (since, until) = time_range(params)?;
         let until = until.unwrap_or(now);
-        let since = since.unwrap_or(until - Duration::hours(1));
+        // Checked: `until` near the earliest time chrono holds would overflow (found by
+        // the fuzz target `events_query`).
+        let since = match since {
+            Some(since) => since,
+            None => until
+                .checked_sub_signed(Duration::hours(1))
+                .ok_or_else(|| bad("until is too early: give since as well".into()))?,
+        };
         if until - since > MAX_STATS_RANGE {
             return Err(bad(format!(
                 "the range since..until is longer than {} days; ask for a shorter one",
@@ -269,5 +276,14 @@ mod tests {
                 .to_string()
                 .contains("page or component")
         );
+    }
+
+    /// A fuzz finding: the default `since` (an hour before `until`) overflowed and
+    /// panicked for an `until` in the first hour chrono can hold.
+    #[test]
+    fn an_until_at_the_start_of_time_is_a_400_not_a_panic() {
+        let now = DateTime::from_timestamp_millis(1_732_000_000_000).unwrap();
+        let q = params(&[("until", "-8334601228800000")]);
+        assert!(StatsQuery::parse(&q, now).is_err());
     }
 }
