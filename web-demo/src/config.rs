@@ -25,6 +25,10 @@ pub struct Config {
     /// `EVENTS_API_TOKEN`: sent as `Authorization: Bearer` to the events API, which
     /// requires it when it has one. Unset: nothing is sent.
     pub events_api_token: Option<Token>,
+    /// `WEB_DEMO_WRITE_KEY`: the collector write key the pages hand to the tracker
+    /// (`ptrack.init({writeKey})`). A write key is public by nature: every visitor's
+    /// browser sends it; it tells sites apart and can be revoked, rate-limited per key.
+    pub write_key: Option<String>,
 }
 
 /// A bearer token that never prints (`Debug` shows `***`).
@@ -71,6 +75,7 @@ impl Config {
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
                 .map(Token),
+            write_key: lookup("WEB_DEMO_WRITE_KEY").filter(|k| !k.trim().is_empty()),
         })
     }
 
@@ -81,6 +86,7 @@ impl Config {
             collector_url: collector_url.trim_end_matches('/').to_owned(),
             events_api_url: events_api_url.trim_end_matches('/').to_owned(),
             events_api_token: None,
+            write_key: None,
         }
     }
 }

@@ -87,7 +87,7 @@ const PRODUCTS: &[(&str, u32)] = &[
 ];
 
 /// The HTML of the shop page at `path`, or `None` when there is none.
-pub fn render(collector_url: &str, path: &str) -> Option<String> {
+pub fn render(collector_url: &str, write_key: Option<&str>, path: &str) -> Option<String> {
     let (page, n) = catalogue::page_for(path)?;
     let (name, price) = PRODUCTS[n as usize % PRODUCTS.len()];
     let app = body(page)
@@ -95,26 +95,35 @@ pub fn render(collector_url: &str, path: &str) -> Option<String> {
         .replace("{{n}}", &n.to_string())
         .replace("{{name}}", name)
         .replace("{{price}}", &price.to_string());
-    Some(layout(&page.title_for(n), &app, collector_url))
+    Some(layout(&page.title_for(n), &app, collector_url, write_key))
 }
 
-fn layout(title: &str, app: &str, collector_url: &str) -> String {
+fn layout(title: &str, app: &str, collector_url: &str, write_key: Option<&str>) -> String {
     // JSON in an inline script: `</` must not end the script early.
-    let collector = serde_json::to_string(collector_url)
-        .expect("a string serialises")
-        .replace("</", "<\\/");
+    let js = |value: &str| {
+        serde_json::to_string(value)
+            .expect("a string serialises")
+            .replace("</", "<\\/")
+    };
     LAYOUT
         .replace("{{title}}", title)
-        .replace("{{collector}}", &collector)
+        .replace("{{collector}}", &js(collector_url))
+        .replace("{{writeKey}}", &js(write_key.unwrap_or_default()))
         .replace("{{app}}", app)
 }
 
 async fn shop_page(State(state): State<AppState>, uri: Uri) -> Response {
-    match render(&state.config.collector_url, uri.path()) {
+    let key = state.config.write_key.as_deref();
+    match render(&state.config.collector_url, key, uri.path()) {
         Some(html) => html_response(StatusCode::OK, html),
         None => html_response(
             StatusCode::NOT_FOUND,
-            layout("Not found - Shop", NOT_FOUND, &state.config.collector_url),
+            layout(
+                "Not found - Shop",
+                NOT_FOUND,
+                &state.config.collector_url,
+                key,
+            ),
         ),
     }
 }

@@ -5,7 +5,7 @@
   if (w.ptrack && w.ptrack.version) return;
   var P = 'ptrack:', nav = w.navigator, loc = w.location;
   var cfg = {
-    endpoint: 'http://127.0.0.1:8000', appName: '', appVersion: '',
+    endpoint: 'http://127.0.0.1:8000', appName: '', appVersion: '', writeKey: '',
     batchSize: 10, flushInterval: 1000, maxQueue: 500, maxBytes: 60000,
     sessionTimeout: 1800000, maxRetryDelay: 30000, respectGpc: true, allClicks: false
   };
@@ -136,9 +136,12 @@
     var events = take(cfg.batchSize);
     busy = true;
     mark(events, 1);
-    // text/plain is a simple request: no CORS preflight, the same body a beacon sends.
+    // text/plain: the same body a beacon sends, and no CORS preflight unless a write key
+    // adds its header (the collector allows X-Ptrack-Key).
+    var h = { 'Content-Type': 'text/plain' };
+    if (cfg.writeKey) h['X-Ptrack-Key'] = cfg.writeKey;
     w.fetch(cfg.endpoint + '/track', {
-      method: 'POST', body: body(events), headers: { 'Content-Type': 'text/plain' }, credentials: 'omit'
+      method: 'POST', body: body(events), headers: h, credentials: 'omit'
     }).then(guard(function (res) {
       busy = false;
       mark(events, 0);
@@ -158,16 +161,17 @@
   // for the next visit instead.
   function flushUnloading() {
     if (blocked() || !queue.length || attempt > 0) return;
-    var budget = cfg.maxBytes, events, b, ok;
+    // A beacon cannot set headers: the write key goes in the query.
+    var budget = cfg.maxBytes, events, b, ok, url = cfg.endpoint + '/track' + (cfg.writeKey ? '?key=' + encodeURIComponent(cfg.writeKey) : '');
     for (;;) {
       events = take(cfg.maxQueue);
       if (!events.length) break;
       b = body(events);
       if ((budget -= size(b)) < 0) break;
       ok = false;
-      try { ok = nav.sendBeacon && nav.sendBeacon(cfg.endpoint + '/track', new Blob([b], { type: 'text/plain' })); } catch (e) { ok = false; }
+      try { ok = nav.sendBeacon && nav.sendBeacon(url, new Blob([b], { type: 'text/plain' })); } catch (e) { ok = false; }
       if (!ok && w.fetch) {
-        w.fetch(cfg.endpoint + '/track', { method: 'POST', body: b, keepalive: true, headers: { 'Content-Type': 'text/plain' }, credentials: 'omit' })['catch'](function () {});
+        w.fetch(url, { method: 'POST', body: b, keepalive: true, headers: { 'Content-Type': 'text/plain' }, credentials: 'omit' })['catch'](function () {});
         ok = true;
       }
       if (!ok) break;

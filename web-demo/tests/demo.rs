@@ -166,3 +166,19 @@ async fn the_proxy_says_the_events_api_is_down_and_how_to_fix_it() {
         );
     }
 }
+
+/// `WEB_DEMO_WRITE_KEY` reaches the tracker's `init`, escaped for the inline script, and
+/// the tracker sends it: as a header on fetch, in the query on a beacon.
+#[tokio::test]
+async fn the_pages_hand_the_write_key_to_the_tracker() {
+    let mut config = Config::for_tests("http://collector.test:8000", "http://127.0.0.1:9");
+    config.write_key = Some("wk-1</script>".into());
+    let (status, _, html) = get(&app(config), "/", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"writeKey: "wk-1<\/script>""#), "{html}");
+    let (_, _, html) = get(&demo(), "/", &[]).await;
+    assert!(html.contains(r#"writeKey: """#), "{html}");
+    let tracker = ASSETS.iter().find(|a| a.0 == "/tracker.js").unwrap().2;
+    assert!(tracker.contains("h['X-Ptrack-Key'] = cfg.writeKey"));
+    assert!(tracker.contains("'?key=' + encodeURIComponent(cfg.writeKey)"));
+}

@@ -82,7 +82,7 @@ impl Pipeline {
         Self::start_with(|config| config.cors_origins = vec![origin.to_owned()]).await
     }
 
-    async fn start_with(collector: impl FnOnce(&mut ptrack_collector::Config)) -> Self {
+    pub async fn start_with(collector: impl FnOnce(&mut ptrack_collector::Config)) -> Self {
         let broker = TestBroker::start().await.unwrap();
         let topic = fresh_topic(&broker, 3).await.unwrap();
         let db = TestDatabase::new().await.unwrap();

@@ -1,12 +1,22 @@
 //! The collector's HTTP routes.
 
-use std::{borrow::Cow, sync::Arc, time::Instant};
+use std::{
+    borrow::Cow,
+    collections::{HashMap, hash_map::Entry},
+    io::Read,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
-    http::{HeaderValue, Method, StatusCode, header},
+    extract::{
+        ConnectInfo, DefaultBodyLimit, Query, State,
+        rejection::{BytesRejection, QueryRejection},
+    },
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -20,15 +30,16 @@ use ptrack_common::{
     metrics::{latency_buckets, metrics_handler},
 };
 use ptrack_wire::{ErrorBody, HealthBody, HealthState, Rejected, TrackResponse};
-use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
-    decompression::RequestDecompressionLayer,
-};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     Config,
-    producer::{EventProducer, ProduceError},
+    producer::EventProducer,
+    security::{KeyError, RateLimits, WriteKeys},
 };
+
+/// The header a request carries its write key in.
+pub const KEY_HEADER: &str = "x-ptrack-key";
 
 #[derive(Clone)]
 pub struct AppState {
@@ -37,6 +48,8 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     registry: Arc<Registry>,
     config: Arc<Config>,
+    keys: WriteKeys,
+    rate_limits: Arc<RateLimits>,
 }
 
 struct Metrics {
@@ -44,16 +57,28 @@ struct Metrics {
     accepted: Counter,
     rejected: Counter,
     produce_latency: Histogram,
+    rate_limited: Family<Vec<(&'static str, &'static str)>, Counter>,
 }
 
 impl AppState {
-    pub fn new(config: Config, producer: EventProducer) -> Self {
+    /// Fails when `COLLECTOR_WRITE_KEYS_FILE` cannot be read.
+    pub fn new(config: Config, producer: EventProducer) -> anyhow::Result<Self> {
+        let keys = WriteKeys::load(&config.security)?;
+        if keys.enabled() {
+            keys.reload_in_background(Duration::from_secs(2));
+        } else {
+            tracing::warn!(
+                "no write keys configured (COLLECTOR_WRITE_KEYS, COLLECTOR_WRITE_KEYS_FILE): \
+                 POST /track accepts events from anyone"
+            );
+        }
         let mut registry = Registry::with_prefix("ptrack_collector");
         let metrics = Metrics {
             requests: Family::default(),
             accepted: Counter::default(),
             rejected: Counter::default(),
             produce_latency: Histogram::new(latency_buckets()),
+            rate_limited: Family::default(),
         };
         registry.register(
             "requests",
@@ -75,13 +100,20 @@ impl AppState {
             "Time from produce to the broker's acknowledgement of a whole batch",
             metrics.produce_latency.clone(),
         );
-        Self {
+        registry.register(
+            "rate_limited",
+            "Requests to /track refused with 429, by the limit they hit (ip or key)",
+            metrics.rate_limited.clone(),
+        );
+        Ok(Self {
             producer,
             limits: Arc::new(config.limits.clone()),
             metrics: Arc::new(metrics),
             registry: Arc::new(registry),
+            rate_limits: Arc::new(RateLimits::new(&config.security)),
+            keys,
             config: Arc::new(config),
-        }
+        })
     }
 }
 
@@ -91,8 +123,8 @@ pub fn app(state: AppState) -> Router {
     let _http = health.register("http", std::time::Duration::MAX);
     let track = Router::new()
         .route("/track", post(track))
+        // On the body as sent: a gzip body is bounded before and after decompression.
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(RequestDecompressionLayer::new())
         .layer(cors(&state.config.cors_origins));
     Router::new()
         .route("/ready", get(ready))
@@ -119,7 +151,11 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::POST, Method::OPTIONS])
-        .allow_headers([header::CONTENT_TYPE, header::CONTENT_ENCODING])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            HeaderName::from_static(KEY_HEADER),
+        ])
         // The browser tracker waits as long as a 503 or 429 says.
         .expose_headers([header::RETRY_AFTER])
 }
@@ -131,10 +167,44 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    Unauthorized(KeyError),
+    #[error("Content-Encoding {0:?} is not supported: send gzip or no encoding")]
+    UnsupportedEncoding(String),
+    #[error("too many requests {}; retry in {} s", limit.describe(), retry_after_secs(*.wait))]
+    TooManyRequests { limit: RateLimit, wait: Duration },
     #[error("the event broker is unavailable; retry later")]
     Unavailable,
     #[error("the event broker refused the events")]
     Refused,
+}
+
+/// The rate limit a request hit; the `limit` label of `rate_limited_total`.
+#[derive(Debug, Clone, Copy)]
+pub enum RateLimit {
+    Ip,
+    Key,
+}
+
+impl RateLimit {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Ip => "ip",
+            Self::Key => "key",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Ip => "from this address",
+            Self::Key => "for this write key",
+        }
+    }
+}
+
+/// Whole seconds for `Retry-After`, at least 1.
+fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 impl ApiError {
@@ -142,6 +212,9 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Refused => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -152,16 +225,28 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = Json(ErrorBody::new(self.to_string()));
-        if matches!(self, Self::Unavailable) {
-            (status, [(header::RETRY_AFTER, "1")], body).into_response()
-        } else {
-            (status, body).into_response()
+        let retry_after = match self {
+            Self::Unavailable => Some(1),
+            Self::TooManyRequests { wait, .. } => Some(retry_after_secs(wait)),
+            _ => None,
+        };
+        match retry_after {
+            Some(secs) => (status, [(header::RETRY_AFTER, secs.to_string())], body).into_response(),
+            None => (status, body).into_response(),
         }
     }
 }
 
-async fn track(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    let response = handle_track(&state, body).await;
+async fn track(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+    let query_key = query.ok().and_then(|Query(mut q)| q.remove("key"));
+    let response = handle_track(&state, peer, query_key, &headers, body).await;
     let status = match &response {
         Ok((status, _)) => *status,
         Err(err) => err.status(),
@@ -171,6 +256,13 @@ async fn track(State(state): State<AppState>, body: Result<Bytes, BytesRejection
         .requests
         .get_or_create(&vec![("status", status.as_u16().to_string())])
         .inc();
+    if let Err(ApiError::TooManyRequests { limit, .. }) = &response {
+        state
+            .metrics
+            .rate_limited
+            .get_or_create(&vec![("limit", limit.label())])
+            .inc();
+    }
     match response {
         Ok((status, body)) => (status, Json(body)).into_response(),
         Err(err) => err.into_response(),
@@ -179,13 +271,36 @@ async fn track(State(state): State<AppState>, body: Result<Bytes, BytesRejection
 
 async fn handle_track(
     state: &AppState,
+    peer: Option<SocketAddr>,
+    query_key: Option<String>,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, TrackResponse), ApiError> {
+    if let (Some(limiter), Some(peer)) = (&state.rate_limits.per_ip, peer) {
+        limiter
+            .take(&peer.ip())
+            .map_err(|wait| ApiError::TooManyRequests {
+                limit: RateLimit::Ip,
+                wait,
+            })?;
+    }
+    // A header or query key is checked before the body is even read.
+    let outside_key = headers
+        .get(KEY_HEADER)
+        .map(|value| value.to_str().unwrap_or("\u{0}invalid"))
+        .map(str::to_owned)
+        .or(query_key);
+    if let Some(key) = &outside_key {
+        state
+            .keys
+            .check(Some(key))
+            .map_err(ApiError::Unauthorized)?;
+    }
+    let max_body = state.config.max_body_bytes;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(format!(
-                "the body is larger than {} bytes (after decompression); send smaller batches",
-                state.config.max_body_bytes
+                "the body is larger than {max_body} bytes; send smaller batches"
             ))
         } else {
             ApiError::BadRequest(format!(
@@ -194,48 +309,52 @@ async fn handle_track(
             ))
         }
     })?;
-    let request: TrackRequest = serde_json::from_slice(&body).map_err(|err| {
-        ApiError::BadRequest(format!(
-            "the body is not a tracker batch ({{\"events\": [...]}}): {err}"
-        ))
-    })?;
-    let limits = &state.limits;
-    if request.events.len() > limits.max_events_per_batch {
-        return Err(ApiError::TooLarge(format!(
-            "{} events in one request; at most {} are accepted",
-            request.events.len(),
-            limits.max_events_per_batch
-        )));
-    }
-    let received_at = chrono::Utc::now().timestamp_millis();
-    let mut messages = Vec::with_capacity(request.events.len());
-    let mut rejected = Vec::new();
-    let count = request.events.len();
-    for (index, raw) in request.events.iter().enumerate() {
-        match TrackEvent::from_json(raw.get(), limits) {
-            Ok(event) => {
-                let message = EventMessage {
-                    event: raw,
-                    app_name: request.app_name.as_deref().map(Cow::Borrowed),
-                    app_version: request.app_version.as_deref().map(Cow::Borrowed),
-                    received_at,
-                };
-                // Serialising checked JSON text and plain strings cannot fail.
-                let payload = serde_json::to_vec(&message).expect("an event message serialises");
-                messages.push((event.partition_key(), payload));
-            }
-            Err(reason) => rejected.push(Rejected { index, reason }),
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|value| value.to_str().unwrap_or("?"));
+    let body = decode_body(encoding, &body, max_body)?;
+    let request = parse_batch(&body)?;
+    let key = match outside_key {
+        Some(key) => Some(key),
+        None => {
+            let key = request.write_key.as_deref();
+            state.keys.check(key).map_err(ApiError::Unauthorized)?;
+            key.map(str::to_owned)
         }
-    }
+    };
+    state
+        .rate_limits
+        .check_key(key.as_deref())
+        .map_err(|wait| ApiError::TooManyRequests {
+            limit: RateLimit::Key,
+            wait,
+        })?;
+    let received_at = chrono::Utc::now().timestamp_millis();
+    let batch = check_batch(
+        &request,
+        &state.limits,
+        state.config.max_message_bytes,
+        received_at,
+    )?;
+    let Batch {
+        messages,
+        rejected,
+        count,
+    } = batch;
     state.metrics.rejected.inc_by(rejected.len() as u64);
     let accepted = messages.len();
     if accepted > 0 {
         let started = Instant::now();
         state.producer.send_all(messages).await.map_err(|err| {
             tracing::warn!(%err, events = accepted, "batch not stored");
-            match err {
-                ProduceError::Unavailable(_) => ApiError::Unavailable,
-                ProduceError::Refused(_) => ApiError::Refused,
+            if err.is_too_large() {
+                ApiError::TooLarge(
+                    "an event is larger than the event broker accepts; send smaller events".into(),
+                )
+            } else if err.is_transient() {
+                ApiError::Unavailable
+            } else {
+                ApiError::Refused
             }
         })?;
         state
@@ -250,6 +369,130 @@ async fn handle_track(
         StatusCode::OK
     };
     Ok((status, TrackResponse { accepted, rejected }))
+}
+
+/// The body as the tracker sent it, decompressed when it says `Content-Encoding: gzip`;
+/// at most `max_bytes` after decompression (the body as sent is bounded by the same
+/// limit before it is read).
+pub fn decode_body<'a>(
+    encoding: Option<&str>,
+    body: &'a [u8],
+    max_bytes: usize,
+) -> Result<Cow<'a, [u8]>, ApiError> {
+    match encoding.map(str::trim) {
+        None | Some("") => Ok(Cow::Borrowed(body)),
+        Some(e) if e.eq_ignore_ascii_case("identity") => Ok(Cow::Borrowed(body)),
+        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => {
+            let mut out = Vec::new();
+            flate2::read::MultiGzDecoder::new(body)
+                .take(max_bytes as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|err| {
+                    ApiError::BadRequest(format!("the gzip body could not be decompressed: {err}"))
+                })?;
+            if out.len() > max_bytes {
+                return Err(ApiError::TooLarge(format!(
+                    "the body is larger than {max_bytes} bytes after decompression; send smaller batches"
+                )));
+            }
+            Ok(Cow::Owned(out))
+        }
+        Some(other) => Err(ApiError::UnsupportedEncoding(
+            other.chars().take(40).collect(),
+        )),
+    }
+}
+
+/// Reads the body as a tracker batch.
+pub fn parse_batch(body: &[u8]) -> Result<TrackRequest<'_>, ApiError> {
+    serde_json::from_slice(body).map_err(|err| {
+        ApiError::BadRequest(format!(
+            "the body is not a tracker batch ({{\"events\": [...]}}): {err}"
+        ))
+    })
+}
+
+/// A batch checked event by event: the messages to produce, `(key, payload)`, and the
+/// events refused, each with its reason.
+pub struct Batch {
+    pub messages: Vec<(String, Vec<u8>)>,
+    pub rejected: Vec<Rejected>,
+    /// Events in the request.
+    pub count: usize,
+}
+
+/// Checks a batch: its size and app fields as a whole, then each event, a repeated
+/// `event_id` and a message larger than the broker takes (`max_message_bytes`).
+pub fn check_batch(
+    request: &TrackRequest<'_>,
+    limits: &Limits,
+    max_message_bytes: usize,
+    received_at: i64,
+) -> Result<Batch, ApiError> {
+    let count = request.events.len();
+    if count > limits.max_events_per_batch {
+        return Err(ApiError::TooLarge(format!(
+            "{count} events in one request; at most {} are accepted",
+            limits.max_events_per_batch
+        )));
+    }
+    request
+        .check_app_fields(limits)
+        .map_err(ApiError::BadRequest)?;
+    // What a Kafka record adds around its key and value, with room to spare.
+    const RECORD_OVERHEAD: usize = 512;
+    let mut messages = Vec::with_capacity(count);
+    let mut rejected = Vec::new();
+    let mut first_of = HashMap::with_capacity(count);
+    for (index, raw) in request.events.iter().enumerate() {
+        let event = match TrackEvent::from_json(raw.get(), limits) {
+            Ok(event) => event,
+            Err(reason) => {
+                rejected.push(Rejected { index, reason });
+                continue;
+            }
+        };
+        match first_of.entry(event.event_id) {
+            Entry::Occupied(first) => {
+                rejected.push(Rejected {
+                    index,
+                    reason: format!(
+                        "duplicate event_id in batch (the same as event {})",
+                        first.get()
+                    ),
+                });
+                continue;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
+        }
+        let message = EventMessage {
+            event: raw,
+            app_name: request.app_name.as_deref().map(Cow::Borrowed),
+            app_version: request.app_version.as_deref().map(Cow::Borrowed),
+            received_at,
+        };
+        // Serialising checked JSON text and plain strings cannot fail.
+        let payload = serde_json::to_vec(&message).expect("an event message serialises");
+        let key = event.partition_key();
+        let size = payload.len() + key.len() + RECORD_OVERHEAD;
+        if size > max_message_bytes {
+            rejected.push(Rejected {
+                index,
+                reason: format!(
+                    "the event's message is {size} bytes; the event broker takes at most {max_message_bytes}"
+                ),
+            });
+            continue;
+        }
+        messages.push((key, payload));
+    }
+    Ok(Batch {
+        messages,
+        rejected,
+        count,
+    })
 }
 
 /// `GET /ready`: 200 once the broker answers and the topic exists.

@@ -20,6 +20,11 @@ pub struct Config {
     pub produce_timeout: Duration,
     /// `KAFKA_LINGER_MS`: how long the producer gathers messages into one request.
     pub linger: Duration,
+    /// `KAFKA_MAX_MESSAGE_BYTES` (default 1000000, librdkafka's and Kafka's): an event
+    /// whose message would be larger is rejected with the reason instead of produced.
+    pub max_message_bytes: usize,
+    /// Write keys and rate limits (`crate::security`).
+    pub security: crate::security::SecurityConfig,
 }
 
 impl Config {
@@ -49,6 +54,8 @@ impl Config {
             limits,
             produce_timeout: Duration::from_millis(env_positive("PRODUCE_TIMEOUT_MS", 5000)?),
             linger: Duration::from_millis(env_or("KAFKA_LINGER_MS", "2", "milliseconds, like 2")?),
+            max_message_bytes: env_positive("KAFKA_MAX_MESSAGE_BYTES", 1_000_000)? as usize,
+            security: crate::security::SecurityConfig::from_env()?,
         })
     }
 
@@ -67,6 +74,8 @@ impl Config {
             limits: Limits::default(),
             produce_timeout: Duration::from_secs(3),
             linger: Duration::from_millis(2),
+            max_message_bytes: 1_000_000,
+            security: crate::security::SecurityConfig::default(),
         }
     }
 }

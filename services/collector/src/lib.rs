@@ -4,11 +4,13 @@
 //! Layout:
 //! - [`config`]: settings from the environment.
 //! - [`api`]: the HTTP routes and the error type that maps to status codes.
-//! - [`producer`]: the idempotent Kafka producer and its metrics.
+//! - [`producer`]: the idempotent Kafka producer and the broker-down circuit breaker.
+//! - [`security`]: write keys and rate limits.
 
 pub mod api;
 pub mod config;
 pub mod producer;
+pub mod security;
 
 use std::future::Future;
 
@@ -24,12 +26,16 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let producer = producer::EventProducer::new(&config).context("creating the Kafka producer")?;
     producer.ensure_topics_in_background(&config);
-    let state = api::AppState::new(config, producer.clone());
+    let state = api::AppState::new(config, producer.clone())?;
     let app = api::app(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+    // The peer address feeds the per-address rate limit.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")?;
     tracing::info!("collector stopping: flushing the producer");
     producer.flush().await;
     Ok(())

@@ -1,12 +1,14 @@
 //! The Kafka side of the collector: an idempotent producer with `acks=all`, so that an
-//! event counts as accepted only once the broker has it.
+//! event counts as accepted only once the broker has it, and a circuit breaker, so that
+//! with the broker down every request is answered at once (503) instead of waiting out
+//! the produce timeout.
 
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use ptrack_common::kafka::{self, is_transient};
@@ -23,6 +25,54 @@ use crate::Config;
 pub struct EventProducer {
     inner: ThreadedProducer<BatchContext>,
     topic: Arc<str>,
+    /// The longest a request waits for the broker's acknowledgement.
+    timeout: Duration,
+    breaker: Arc<Breaker>,
+}
+
+/// How long the breaker stays open after a failure before one request may try again.
+const BREAKER_OPEN_FOR: Duration = Duration::from_secs(1);
+
+/// Open while the broker is known to be down: requests are refused at once. After
+/// [`BREAKER_OPEN_FOR`] one request at a time (the probe) is let through; the first
+/// acknowledgement closes it again.
+#[derive(Default)]
+struct Breaker {
+    open_until: Mutex<Option<Instant>>,
+    probing: AtomicBool,
+}
+
+impl Breaker {
+    /// Whether a request may produce now. `Some(true)` means it is the probe.
+    fn admit(&self) -> Option<bool> {
+        let open_until = *self.open_until.lock().expect("never poisoned");
+        match open_until {
+            None => Some(false),
+            Some(until) if Instant::now() < until => None,
+            Some(_) => self
+                .probing
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+                .then_some(true),
+        }
+    }
+
+    fn open(&self) {
+        let mut open_until = self.open_until.lock().expect("never poisoned");
+        if open_until.is_none() {
+            tracing::warn!("the event broker is unreachable: answering 503 until it is back");
+        }
+        *open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
+        self.probing.store(false, Ordering::Release);
+    }
+
+    fn close(&self) {
+        let mut open_until = self.open_until.lock().expect("never poisoned");
+        if open_until.take().is_some() {
+            tracing::info!("the event broker acknowledges again");
+        }
+        self.probing.store(false, Ordering::Release);
+    }
 }
 
 /// The acknowledgements still awaited for one request's messages. librdkafka reports
@@ -45,15 +95,36 @@ impl BatchAck {
     }
 }
 
-/// Hands each delivery report to its request's [`BatchAck`].
-struct BatchContext;
+struct ProbeGuard<'a>(&'a Breaker);
 
-impl ClientContext for BatchContext {}
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.probing.store(false, Ordering::Release);
+    }
+}
+
+/// Hands each delivery report to its request's [`BatchAck`], and tells the breaker when
+/// the broker is lost or acknowledges again.
+struct BatchContext {
+    breaker: Arc<Breaker>,
+}
+
+impl ClientContext for BatchContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.breaker.open();
+        }
+        tracing::warn!(%error, reason, "librdkafka");
+    }
+}
 
 impl ProducerContext for BatchContext {
     type DeliveryOpaque = Arc<BatchAck>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, ack: Arc<BatchAck>) {
+        if result.is_ok() {
+            self.breaker.close();
+        }
         ack.settle(result.as_ref().map(drop).map_err(|(err, _)| err.clone()));
     }
 }
@@ -67,6 +138,30 @@ pub enum ProduceError {
     /// Retrying will not help (for example a message larger than the broker takes).
     #[error("the event broker refused the events: {0}")]
     Refused(KafkaError),
+    /// No acknowledgement within `PRODUCE_TIMEOUT_MS`.
+    #[error("the event broker did not acknowledge the events in time")]
+    TimedOut,
+    /// The broker is known to be down: nothing was produced.
+    #[error("the event broker is down; nothing was produced")]
+    Down,
+}
+
+impl ProduceError {
+    /// Whether retrying later can succeed (a 503), or the messages are refused for good.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, Self::Refused(_))
+    }
+
+    /// A message larger than the broker takes.
+    pub fn is_too_large(&self) -> bool {
+        matches!(
+            self,
+            Self::Refused(err) if matches!(
+                err.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize)
+            )
+        )
+    }
 }
 
 impl From<KafkaError> for ProduceError {
@@ -88,10 +183,18 @@ impl EventProducer {
                 "message.timeout.ms",
                 config.produce_timeout.as_millis().to_string(),
             )
-            .set("queue.buffering.max.messages", "200000");
+            .set("queue.buffering.max.messages", "200000")
+            .set("message.max.bytes", config.max_message_bytes.to_string())
+            // Back within a second of the broker: librdkafka's default backs off to 10 s.
+            .set("reconnect.backoff.max.ms", "1000");
+        let breaker = Arc::new(Breaker::default());
         Ok(Self {
-            inner: client.create_with_context(BatchContext)?,
+            inner: client.create_with_context(BatchContext {
+                breaker: Arc::clone(&breaker),
+            })?,
             topic: config.kafka.topic.as_str().into(),
+            timeout: config.produce_timeout,
+            breaker,
         })
     }
 
@@ -118,12 +221,30 @@ impl EventProducer {
     }
 
     /// Produces every `(key, payload)` and waits until the broker has acknowledged all of
-    /// them. Any failure fails the whole batch: the tracker retries it, and the event ids
-    /// make the retry harmless downstream.
+    /// them, at most `PRODUCE_TIMEOUT_MS`. Any failure fails the whole batch: the tracker
+    /// retries it, and the event ids make the retry harmless downstream. With the broker
+    /// known to be down nothing is produced and the answer is immediate.
     pub async fn send_all(&self, messages: Vec<(String, Vec<u8>)>) -> Result<(), ProduceError> {
         if messages.is_empty() {
             return Ok(());
         }
+        let Some(probe) = self.breaker.admit() else {
+            return Err(ProduceError::Down);
+        };
+        // A probe whose client goes away must not keep the breaker shut.
+        let _probe = probe.then(|| ProbeGuard(&self.breaker));
+        let outcome = self.produce(messages).await;
+        match &outcome {
+            Ok(()) => self.breaker.close(),
+            Err(err) if err.is_transient() => self.breaker.open(),
+            // Refused for good: the broker answered, so it is up.
+            Err(_) if probe => self.breaker.close(),
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    async fn produce(&self, messages: Vec<(String, Vec<u8>)>) -> Result<(), ProduceError> {
         let (done, acknowledged) = oneshot::channel();
         let ack = Arc::new(BatchAck {
             remaining: AtomicUsize::new(messages.len()),
@@ -138,10 +259,13 @@ impl EventProducer {
             }
         }
         drop(ack);
-        match acknowledged.await {
-            Ok(outcome) => outcome.map_err(Into::into),
+        match tokio::time::timeout(self.timeout, acknowledged).await {
+            Ok(Ok(outcome)) => outcome.map_err(Into::into),
             // Every report was dropped unanswered: the producer is shutting down.
-            Err(_) => Err(KafkaError::Canceled.into()),
+            Ok(Err(_)) => Err(KafkaError::Canceled.into()),
+            // librdkafka still holds the messages and may deliver them later: the client
+            // retries, and the event ids make that harmless.
+            Err(_) => Err(ProduceError::TimedOut),
         }
     }
 

@@ -409,3 +409,394 @@ async fn a_text_plain_batch_from_the_demo_is_accepted_and_may_read_retry_after()
     assert_eq!(ids, sent);
     collector.shutdown().await;
 }
+
+async fn post_status(http: &reqwest::Client, request: reqwest::RequestBuilder) -> (u16, Value) {
+    let _ = http;
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Whether any message beyond the first `n` arrives within two seconds.
+async fn more_than(broker: &TestBroker, topic: &str, n: usize) -> bool {
+    let consumer: StreamConsumer = broker
+        .client_config()
+        .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut seen = 0;
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(2), async {
+        Some(consumer.recv().await)
+    })
+    .await
+    {
+        seen += 1;
+        if seen > n {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_write_keys_a_missing_wrong_or_revoked_key_gets_401_and_nothing_is_produced() {
+    let broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 3).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys");
+    std::fs::write(&file, "# shop\nfile-key-2\n").unwrap();
+    let mut config = Config::for_tests(&broker.bootstrap(), &topic);
+    config.security.write_keys = vec![ptrack_common::config::Secret::new("env-key-1")];
+    config.security.write_keys_file = Some(file.clone());
+    let collector = start_collector(config).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/track", collector.url);
+
+    let refused = [
+        http.post(&url).json(&tracker_batch(1)),
+        http.post(&url)
+            .header("x-ptrack-key", "env-key-")
+            .json(&tracker_batch(1)),
+        http.post(format!("{url}?key=nope")).json(&tracker_batch(1)),
+        http.post(&url).json(&{
+            let mut b = tracker_batch(1);
+            b["writeKey"] = json!("wrong");
+            b
+        }),
+        // A good body key does not rescue a bad header key.
+        http.post(&url).header("x-ptrack-key", "wrong").json(&{
+            let mut b = tracker_batch(1);
+            b["writeKey"] = json!("env-key-1");
+            b
+        }),
+    ];
+    for (i, request) in refused.into_iter().enumerate() {
+        let (status, body) = post_status(&http, request).await;
+        assert_eq!(status, 401, "request {i}: {body}");
+        let text = body["error"].as_str().unwrap();
+        assert!(
+            !text.contains("key-1") && !text.contains("key-2") && !text.contains("wrong"),
+            "{text}"
+        );
+    }
+
+    let mut accepted = Vec::new();
+    let by_header = tracker_batch(1);
+    let by_query = tracker_batch(1);
+    let mut by_body = tracker_batch(1);
+    by_body["writeKey"] = json!("env-key-1");
+    for request in [
+        http.post(&url)
+            .header("x-ptrack-key", "env-key-1")
+            .json(&by_header),
+        http.post(format!("{url}?key=file-key-2")).json(&by_query),
+        http.post(&url)
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(by_body.to_string()),
+    ] {
+        let (status, body) = post_status(&http, request).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for batch in [&by_header, &by_query, &by_body] {
+        accepted.extend(event_ids(batch));
+    }
+    let messages = consume(&broker, &topic, 3).await;
+    let mut got: Vec<uuid::Uuid> = messages
+        .iter()
+        .map(|(_, m)| m["event"]["event_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    got.sort();
+    accepted.sort();
+    assert_eq!(got, accepted, "only the accepted batches were produced");
+    assert!(
+        messages
+            .iter()
+            .all(|(_, m)| !m.to_string().contains("env-key-1")),
+        "the write key is not copied into messages"
+    );
+    assert!(!more_than(&broker, &topic, 3).await);
+
+    // Revoked: the key file is re-read while the collector runs.
+    std::fs::write(&file, "file-key-3\n").unwrap();
+    ptrack_test_support::eventually(Duration::from_secs(10), "file-key-2 revoked", || {
+        let request = http
+            .post(format!("{url}?key=file-key-2"))
+            .json(&tracker_batch(1));
+        async move { (request.send().await.ok()?.status() == 401).then_some(()) }
+    })
+    .await
+    .unwrap();
+    let (status, _) = post_status(
+        &http,
+        http.post(&url)
+            .header("x-ptrack-key", "file-key-3")
+            .json(&tracker_batch(1)),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,x-ptrack-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("x-ptrack-key"), "{allowed}");
+    collector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_a_rate_limit_gets_429_with_retry_after_then_succeeds_after_the_wait() {
+    let broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 3).await.unwrap();
+    let mut config = Config::for_tests(&broker.bootstrap(), &topic);
+    config.security.write_keys = vec![
+        ptrack_common::config::Secret::new("a"),
+        ptrack_common::config::Secret::new("b"),
+    ];
+    // Slow refills, so that the first request's wait for the broker refills nothing
+    // that matters: the address has 4 at once, then one per 5 s; each key 2, then one
+    // per 10 s.
+    config.security.rate_per_ip = Some(ptrack_collector::security::Rate {
+        per_second: 0.2,
+        burst: 4.0,
+    });
+    config.security.rate_per_key = Some(ptrack_collector::security::Rate {
+        per_second: 0.1,
+        burst: 2.0,
+    });
+    let collector = start_collector(config).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/track", collector.url);
+    let send = |key: &'static str| {
+        http.post(&url)
+            .header("x-ptrack-key", key)
+            .json(&tracker_batch(1))
+            .send()
+    };
+    assert_eq!(send("b").await.unwrap().status(), 200, "warm");
+    assert_eq!(send("a").await.unwrap().status(), 200);
+    assert_eq!(send("a").await.unwrap().status(), 200);
+    let limited = send("a").await.unwrap();
+    assert_eq!(limited.status(), 429, "the key's burst is 2");
+    let wait: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((9..=10).contains(&wait), "{wait}");
+    let body: Value = limited.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("write key"),
+        "{body}"
+    );
+    // Key b has a token left, but the address's burst of 4 is spent.
+    let limited = send("b").await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let wait: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body: Value = limited.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("address"),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_secs(wait) + Duration::from_millis(100)).await;
+    assert_eq!(send("b").await.unwrap().status(), 200, "after the wait");
+
+    let metrics = http
+        .get(format!("{}/metrics", collector.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"ptrack_collector_rate_limited_total{limit="key"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"ptrack_collector_rate_limited_total{limit="ip"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"ptrack_collector_requests_total{status="429"} 2"#),
+        "{metrics}"
+    );
+    collector.shutdown().await;
+}
+
+/// Every event that could not be stored, or stored but not read back, is refused one
+/// by one with its reason; the good ones in the same batch go through.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_that_could_not_be_stored_or_served_are_rejected_with_the_reason() {
+    let broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 3).await.unwrap();
+    let mut config = Config::for_tests(&broker.bootstrap(), &topic);
+    config.max_message_bytes = 30_000;
+    let collector = start_collector(config).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/track", collector.url);
+
+    let good = tracker_event("CLICK", "A");
+    let with = |field: &str, raw: &str| {
+        let mut event = tracker_event("CLICK", "B");
+        event[field] = json!("@@");
+        event.to_string().replace(r#""@@""#, raw)
+    };
+    let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
+    let events = [
+        good.to_string(),
+        good.to_string(),
+        with("user_metadata", r#"{"n": 1e400}"#),
+        with("user_metadata", r#"{"s": "a\u0000b"}"#),
+        with("component_name", r#""a\u0000b""#),
+        with("user_metadata", r#"{"s": "\ud800"}"#),
+        with("extra", &deep),
+        with("extra", &format!("\"{}\"", "x".repeat(70_000))),
+        with("extra", &format!("\"{}\"", "x".repeat(35_000))),
+        tracker_event("PAGE_VIEW", "C").to_string(),
+    ];
+    let body = format!(
+        r#"{{"events": [{}], "appName": "shop", "appVersion": "1"}}"#,
+        events.join(",")
+    );
+    let response = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["accepted"], 2, "{body}");
+    let reasons: Vec<(u64, String)> = body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        (1, "duplicate event_id in batch"),
+        (2, "1e400"),
+        (3, "NUL"),
+        (4, "NUL"),
+        (5, "surrogate"),
+        (6, "nested 41 levels"),
+        (7, "bytes; at most 65536"),
+        (8, "the event broker takes at most 30000"),
+    ];
+    assert_eq!(reasons.len(), expected.len(), "{body}");
+    for ((index, reason), (want_index, want)) in reasons.iter().zip(expected) {
+        assert_eq!(*index, want_index, "{body}");
+        assert!(reason.contains(want), "event {index}: {reason}");
+    }
+    let produced = consume(&broker, &topic, 2).await;
+    let types: Vec<&str> = produced
+        .iter()
+        .map(|(_, m)| m["event"]["event_type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"CLICK") && types.contains(&"PAGE_VIEW"));
+    assert!(!more_than(&broker, &topic, 2).await);
+
+    // appName and appVersion go into every message: bounded and storable, or 400.
+    for (app, reason) in [
+        (json!("x".repeat(300)), "appName is 300 bytes"),
+        (json!("a\u{0}b"), "NUL"),
+    ] {
+        let mut batch = tracker_batch(2);
+        batch["appName"] = app;
+        let response = http.post(&url).json(&batch).send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains(reason), "{body}");
+    }
+    let surrogate = tracker_batch(1)
+        .to_string()
+        .replace(r#""appName":"shop""#, r#""appName":"\ud800""#);
+    assert!(surrogate.contains("ud800"));
+    let response = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(surrogate)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    collector.shutdown().await;
+}
+
+/// The body as sent is bounded too: a gzip body of only empty blocks would otherwise be
+/// read forever while decompressing to nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn gzip_bodies_are_bounded_before_and_after_decompression() {
+    let broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 3).await.unwrap();
+    let mut config = Config::for_tests(&broker.bootstrap(), &topic);
+    config.max_body_bytes = 64 * 1024;
+    let collector = start_collector(config).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/track", collector.url);
+    let gzip = |data: &[u8]| {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+        gz.write_all(data).unwrap();
+        gz.finish().unwrap()
+    };
+    let post = |body: Vec<u8>, encoding: &'static str| {
+        http.post(&url)
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+    };
+    // Compressed, over the limit as sent (empty gzip members decompress to nothing).
+    let mut empty_members = Vec::new();
+    while empty_members.len() <= 64 * 1024 {
+        empty_members.extend(gzip(b""));
+    }
+    let response = post(empty_members, "gzip").await.unwrap();
+    assert_eq!(response.status(), 413);
+    // Small as sent, over the limit expanded.
+    let bomb = gzip(&vec![b' '; 10 * 1024 * 1024]);
+    assert!(bomb.len() < 64 * 1024);
+    let response = post(bomb, "gzip").await.unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("after decompression")
+    );
+    let response = post(b"not gzip".to_vec(), "gzip").await.unwrap();
+    assert_eq!(response.status(), 400);
+    let response = post(tracker_batch(1).to_string().into_bytes(), "br")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    let response = post(gzip(tracker_batch(2).to_string().as_bytes()), "gzip")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    collector.shutdown().await;
+}

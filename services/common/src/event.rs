@@ -19,6 +19,14 @@ pub struct Limits {
     pub max_string_len: usize,
     pub max_metadata_depth: usize,
     pub max_metadata_bytes: usize,
+    /// Nesting of the whole event, unknown fields included. The events-api reads
+    /// `full_event_data` back with serde_json, whose recursion limit is 128: an event it
+    /// could not read would break every page that holds it.
+    pub max_event_depth: usize,
+    /// The whole event's compact size, unknown fields included: it is stored as it came.
+    pub max_event_bytes: usize,
+    /// `appName` and `appVersion`, which are copied into every event's message.
+    pub max_app_field_len: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +36,9 @@ impl Default for Limits {
             max_string_len: 2048,
             max_metadata_depth: 8,
             max_metadata_bytes: 16 * 1024,
+            max_event_depth: 32,
+            max_event_bytes: 64 * 1024,
+            max_app_field_len: 256,
         }
     }
 }
@@ -43,6 +54,36 @@ pub struct TrackRequest<'a> {
     pub app_name: Option<Cow<'a, str>>,
     #[serde(rename = "appVersion", default, borrow)]
     pub app_version: Option<Cow<'a, str>>,
+    /// The collector's write key, for `navigator.sendBeacon`, which cannot set the
+    /// `X-Ptrack-Key` header. Checked by the collector, never copied into a message.
+    #[serde(rename = "writeKey", default, borrow)]
+    pub write_key: Option<Cow<'a, str>>,
+}
+
+impl TrackRequest<'_> {
+    /// Checks `appName` and `appVersion`, which every accepted event carries: bounded,
+    /// and storable as PostgreSQL text. The error is the reason a client is told.
+    pub fn check_app_fields(&self, limits: &Limits) -> Result<(), String> {
+        for (field, value) in [
+            ("appName", self.app_name.as_deref()),
+            ("appVersion", self.app_version.as_deref()),
+        ] {
+            let Some(value) = value else { continue };
+            if value.len() > limits.max_app_field_len {
+                return Err(format!(
+                    "{field} is {} bytes; at most {} are accepted",
+                    value.len(),
+                    limits.max_app_field_len
+                ));
+            }
+            if value.contains('\0') {
+                return Err(format!(
+                    "{field} contains a NUL character (\\u0000), which cannot be stored"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +158,22 @@ impl TrackEvent {
             return Err("an event must be a JSON object".into());
         }
         let event: Self = serde_json::from_str(json).map_err(|err| err.to_string())?;
+        // The whole text, unknown fields included, is stored as `full_event_data` and
+        // read back by the events-api: what PostgreSQL or serde_json would refuse there
+        // is refused here, with the reason.
+        let shape = JsonShape::scan(json)?;
+        if shape.depth > limits.max_event_depth {
+            return Err(format!(
+                "the event is nested {} levels deep; at most {} are accepted",
+                shape.depth, limits.max_event_depth
+            ));
+        }
+        if shape.compact_len > limits.max_event_bytes {
+            return Err(format!(
+                "the event is {} bytes; at most {} are accepted",
+                shape.compact_len, limits.max_event_bytes
+            ));
+        }
         event.check(limits)?;
         Ok(event)
     }
@@ -169,7 +226,7 @@ impl TrackEvent {
         if !self.user_metadata.get().starts_with('{') {
             return Err("user_metadata must be a JSON object".into());
         }
-        let JsonShape { depth, compact_len } = JsonShape::of(self.user_metadata.get());
+        let JsonShape { depth, compact_len } = JsonShape::scan(self.user_metadata.get())?;
         if depth > limits.max_metadata_depth {
             return Err(format!(
                 "user_metadata is nested {depth} levels deep; at most {} are accepted",
@@ -207,6 +264,11 @@ impl TrackEvent {
     }
 }
 
+/// Longest number text accepted. JavaScript never writes more than 25 characters for a
+/// number; a longer one carries digits that neither f64 nor a reader keeps, and a
+/// number's digits are what PostgreSQL's `numeric` (inside `jsonb`) limits.
+const MAX_NUMBER_LEN: usize = 40;
+
 /// What the limits look at in a JSON text that serde has already checked.
 #[derive(Debug, PartialEq)]
 struct JsonShape {
@@ -217,36 +279,117 @@ struct JsonShape {
 }
 
 impl JsonShape {
-    fn of(json: &str) -> Self {
+    /// Measures a JSON text that serde has already checked for syntax, and refuses what
+    /// it holds that cannot be stored and read back: a NUL (`\u0000`, which PostgreSQL's
+    /// `jsonb` and `text` refuse), a lone UTF-16 surrogate escape (`\ud800`, refused by
+    /// `jsonb` and by serde_json when the events-api reads the row), and a number that
+    /// is not a finite f64 (`1e400` is stored by `jsonb` but serde_json cannot read it
+    /// back) or has more digits than [`MAX_NUMBER_LEN`].
+    fn scan(json: &str) -> Result<Self, String> {
+        let bytes = json.as_bytes();
         let (mut depth, mut max_depth, mut compact_len) = (0usize, 0, 0);
-        let (mut in_string, mut escaped) = (false, false);
-        for &byte in json.as_bytes() {
-            if in_string {
-                match byte {
-                    _ if escaped => escaped = false,
-                    b'\\' => escaped = true,
-                    b'"' => in_string = false,
-                    _ => {}
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+                b'"' => {
+                    let end = scan_string(bytes, i + 1)?;
+                    compact_len += end - i;
+                    i = end;
                 }
-            } else {
-                match byte {
-                    b' ' | b'\t' | b'\n' | b'\r' => continue,
-                    b'"' => in_string = true,
-                    b'{' | b'[' => {
-                        depth += 1;
-                        max_depth = max_depth.max(depth);
+                b'-' | b'0'..=b'9' => {
+                    let start = i;
+                    while i < bytes.len()
+                        && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    {
+                        i += 1;
                     }
-                    b'}' | b']' => depth = depth.saturating_sub(1),
-                    _ => {}
+                    check_number(&json[start..i])?;
+                    compact_len += i - start;
+                }
+                byte => {
+                    match byte {
+                        b'{' | b'[' => {
+                            depth += 1;
+                            max_depth = max_depth.max(depth);
+                        }
+                        b'}' | b']' => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                    compact_len += 1;
+                    i += 1;
                 }
             }
-            compact_len += 1;
         }
-        Self {
+        Ok(Self {
             depth: max_depth,
             compact_len,
+        })
+    }
+}
+
+/// Checks the string that starts at `start` (after its opening quote) and returns the
+/// index after its closing quote.
+fn scan_string(bytes: &[u8], start: usize) -> Result<usize, String> {
+    const LONE: &str =
+        "the event contains a lone UTF-16 surrogate escape (like \\ud800), which cannot be stored";
+    let mut i = start;
+    // The previous escape was a high surrogate: a low one must follow at once.
+    let mut awaiting_low = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' if !awaiting_low => return Ok(i + 1),
+            b'\\' if bytes.get(i + 1) == Some(&b'u') => {
+                let code = bytes
+                    .get(i + 2..i + 6)
+                    .and_then(|hex| std::str::from_utf8(hex).ok())
+                    .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+                    .ok_or_else(|| "the event has a bad \\u escape".to_owned())?;
+                match code {
+                    0 => {
+                        return Err("the event contains a NUL character (\\u0000), which \
+                                    cannot be stored"
+                            .into());
+                    }
+                    0xD800..=0xDBFF if !awaiting_low => awaiting_low = true,
+                    0xDC00..=0xDFFF if awaiting_low => awaiting_low = false,
+                    _ if awaiting_low => return Err(LONE.into()),
+                    0xD800..=0xDFFF => return Err(LONE.into()),
+                    _ => {}
+                }
+                i += 6;
+            }
+            _ if awaiting_low => return Err(LONE.into()),
+            // Any other escape is two bytes; the escaped byte is never a quote's end.
+            b'\\' => i += 2,
+            _ => i += 1,
         }
     }
+    Err("the event has an unterminated string".into())
+}
+
+fn check_number(text: &str) -> Result<(), String> {
+    if text.len() > MAX_NUMBER_LEN {
+        return Err(format!(
+            "the event has a number of {} characters; at most {MAX_NUMBER_LEN} are accepted",
+            text.len()
+        ));
+    }
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("the event has a malformed number {text}"))?;
+    if !value.is_finite() {
+        return Err(format!(
+            "the event has the number {text}, beyond what a 64-bit float holds (about 1.8e308)"
+        ));
+    }
+    let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
+    if value == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+        return Err(format!(
+            "the event has the number {text}, too close to zero for a 64-bit float"
+        ));
+    }
+    Ok(())
 }
 
 /// What the collector writes to Kafka for each accepted event, and the processor reads.
@@ -425,14 +568,17 @@ mod tests {
         let metadata = json!({"a": [1, 2], "b": {"c": "d\"e { ["}});
         let pretty = serde_json::to_string_pretty(&metadata).unwrap();
         assert_eq!(
-            JsonShape::of(&pretty),
+            JsonShape::scan(&pretty).unwrap(),
             JsonShape {
                 depth: 2,
                 compact_len: metadata.to_string().len()
             }
         );
-        assert_eq!(JsonShape::of("{}").depth, 1);
-        assert_eq!(JsonShape::of(r#"{"a":"\\","b":[[{}]]}"#).depth, 4);
+        assert_eq!(JsonShape::scan("{}").unwrap().depth, 1);
+        assert_eq!(
+            JsonShape::scan(r#"{"a":"\\","b":[[{}]]}"#).unwrap().depth,
+            4
+        );
         let limits = Limits {
             max_metadata_bytes: metadata.to_string().len() - 1,
             ..Limits::default()
@@ -440,5 +586,76 @@ mod tests {
         let mut event = original();
         event["user_metadata"] = metadata;
         assert!(from_value(&event, &limits).unwrap_err().contains("bytes"));
+    }
+
+    /// What PostgreSQL's `jsonb` or serde_json (reading the row back) refuse is refused
+    /// here, with the reason; what both take is accepted.
+    #[test]
+    fn what_cannot_be_stored_or_read_back_is_refused_with_the_reason() {
+        let limits = Limits::default();
+        let with_metadata = |metadata: &str| {
+            original().to_string().replace(
+                r#""user_metadata":{"#,
+                &format!(r#""user_metadata":{metadata},"old":{{"#),
+            )
+        };
+        for (metadata, reason) in [
+            (r#"{"n":1e400}"#, "64-bit float"),
+            (r#"{"n":-1e309}"#, "64-bit float"),
+            (r#"{"n":1e-400}"#, "too close to zero"),
+            (&format!(r#"{{"n":1{}}}"#, "0".repeat(400)), "characters"),
+            (r#"{"s":"a\u0000b"}"#, "NUL"),
+            (r#"{"a\u0000":1}"#, "NUL"),
+            (r#"{"s":"\ud800"}"#, "surrogate"),
+            (r#"{"s":"\udc00x"}"#, "surrogate"),
+            (r#"{"s":"\ud800\n"}"#, "surrogate"),
+            (r#"{"s":"\ud800\u0041"}"#, "surrogate"),
+        ] {
+            let err = TrackEvent::from_json(&with_metadata(metadata), &limits).unwrap_err();
+            assert!(err.contains(reason), "{metadata}: {err}");
+        }
+        for fine in [
+            r#"{"n":1e300,"m":-1.7976931348623157e308,"z":0.0,"t":5e-324,"u":-0}"#,
+            r#"{"s":"\ud83d\ude00 \\u0000 \"\\\" \u00e9"}"#,
+        ] {
+            let json = with_metadata(fine);
+            assert!(TrackEvent::from_json(&json, &limits).is_ok(), "{json}");
+        }
+
+        // Unknown fields are stored too: their depth and size are bounded.
+        let mut deep = original();
+        deep["extra"] = (0..40).fold(json!(1), |inner, _| json!([inner]));
+        assert!(
+            from_value(&deep, &limits)
+                .unwrap_err()
+                .contains("nested 41 levels")
+        );
+        let mut big = original();
+        big["extra"] = json!(vec!["x".repeat(1000); 70]);
+        assert!(from_value(&big, &limits).unwrap_err().contains("bytes"));
+        let mut nul = original();
+        nul["page_title"] = json!("a\u{0}b");
+        assert!(from_value(&nul, &limits).unwrap_err().contains("NUL"));
+    }
+
+    #[test]
+    fn app_fields_are_bounded_and_storable() {
+        let limits = Limits::default();
+        let body = |app: &str| format!(r#"{{"events": [], "appName": {app}}}"#);
+        let check = |body: &str| {
+            serde_json::from_str::<TrackRequest>(body)
+                .unwrap()
+                .check_app_fields(&limits)
+        };
+        assert!(check(&body(r#""shop""#)).is_ok());
+        assert!(check(&body(r#""sh\u0000op""#)).unwrap_err().contains("NUL"));
+        let long = format!("\"{}\"", "x".repeat(257));
+        assert!(
+            check(&body(&long))
+                .unwrap_err()
+                .contains("appName is 257 bytes")
+        );
+        // serde_json refuses a lone surrogate in a string it decodes: the body is a 400.
+        assert!(serde_json::from_str::<TrackRequest>(&body(r#""\ud800""#)).is_err());
     }
 }

@@ -407,4 +407,13 @@ mod tests {
                 .contains("page or component")
         );
     }
+
+    /// A fuzz finding: the default `since` (an hour before `until`) overflowed and
+    /// panicked for an `until` in the first hour chrono can hold.
+    #[test]
+    fn an_until_at_the_start_of_time_is_a_400_not_a_panic() {
+        let now = DateTime::from_timestamp_millis(1_732_000_000_000).unwrap();
+        let q = params(&[("until", "-8334601228800000")]);
+        assert!(StatsQuery::parse(&q, now).is_err());
+    }
 }
