@@ -26,6 +26,7 @@ async fn start() -> Api {
     let config = ptrack_events_api::Config {
         addr,
         database_url: ptrack_common::config::Secret::new(db.url.clone()),
+        http: Default::default(),
     };
     tokio::spawn(ptrack_events_api::run(
         listener,

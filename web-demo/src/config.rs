@@ -1,95 +1,87 @@
-//! The demo's settings, from the environment with defaults that match `ptrack up`.
+//! The demo's settings, each one a flag and an environment variable, with defaults that
+//! match `ptrack up` (`ptrack-web-demo --help` lists them).
 
 use std::net::SocketAddr;
 
-/// A setting that is present but unusable.
-#[derive(Debug, thiserror::Error)]
-#[error("{name}={value:?} is not valid: expected {expected}")]
-pub struct ConfigError {
-    name: &'static str,
-    value: String,
-    expected: &'static str,
+/// A demo shop whose visitors' clicks go to the collector, and a live view of them.
+///
+/// Every setting is a flag or the environment variable of the same name (the flag wins).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "ptrack-web-demo",
+    version,
+    after_help = "Also read from the environment: RUST_LOG (log filter, default info)."
+)]
+pub struct Config {
+    /// Address to listen on (HOST:PORT).
+    #[arg(long = "web-demo-addr", env = "WEB_DEMO_ADDR", value_name = "WEB_DEMO_ADDR",
+          default_value = "127.0.0.1:3000", value_parser = socket_addr)]
+    pub addr: SocketAddr,
+    /// Where the *browser* posts its events, so it must be reachable from the visitor's
+    /// machine (in docker or kube, the published port, not the service name).
+    #[arg(long = "collector-url", env = "COLLECTOR_URL", value_name = "COLLECTOR_URL",
+          default_value = "http://127.0.0.1:8000", value_parser = http_url)]
+    pub collector_url: String,
+    /// Where this server reads the events for the analytics page.
+    #[arg(long = "events-api-url", env = "EVENTS_API_URL", value_name = "EVENTS_API_URL",
+          default_value = "http://127.0.0.1:8001", value_parser = http_url)]
+    pub events_api_url: String,
+    #[command(flatten)]
+    pub http: ptrack_http::Limits,
 }
 
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// `WEB_DEMO_ADDR`, default `127.0.0.1:3000`.
-    pub addr: SocketAddr,
-    /// `COLLECTOR_URL`: where the *browser* posts its events, so it must be reachable
-    /// from the visitor's machine (in docker or kube, the published port, not the
-    /// service name). Default `http://127.0.0.1:8000`.
-    pub collector_url: String,
-    /// `EVENTS_API_URL`: where this server reads the events for the analytics page.
-    /// Default `http://127.0.0.1:8001`.
-    pub events_api_url: String,
+fn socket_addr(value: &str) -> Result<SocketAddr, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| "expected HOST:PORT, like 127.0.0.1:3000".into())
+}
+
+fn http_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim().trim_end_matches('/');
+    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+        Ok(trimmed.to_owned())
+    } else {
+        Err("expected an http:// or https:// URL".into())
+    }
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the settings through `lookup` instead of the process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let addr = lookup("WEB_DEMO_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
-        let addr = addr.parse().map_err(|_| ConfigError {
-            name: "WEB_DEMO_ADDR",
-            value: addr.clone(),
-            expected: "HOST:PORT, like 127.0.0.1:3000",
-        })?;
-        let url = |name: &'static str, default: &str| {
-            let value = lookup(name).unwrap_or_else(|| default.into());
-            let trimmed = value.trim_end_matches('/');
-            if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
-                Ok(trimmed.to_owned())
-            } else {
-                Err(ConfigError {
-                    name,
-                    value,
-                    expected: "an http:// or https:// URL",
-                })
-            }
-        };
-        Ok(Self {
-            addr,
-            collector_url: url("COLLECTOR_URL", "http://127.0.0.1:8000")?,
-            events_api_url: url("EVENTS_API_URL", "http://127.0.0.1:8001")?,
-        })
-    }
-
     /// The defaults with the given collector and events API: what tests start.
     pub fn for_tests(collector_url: &str, events_api_url: &str) -> Self {
         Self {
             addr: "127.0.0.1:0".parse().expect("a literal address"),
             collector_url: collector_url.trim_end_matches('/').to_owned(),
             events_api_url: events_api_url.trim_end_matches('/').to_owned(),
+            http: ptrack_http::Limits::default(),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
     #[test]
     fn defaults_match_ptrack_up_and_bad_values_say_what_is_expected() {
-        let config = Config::from_lookup(|_| None).unwrap();
-        assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
-        assert_eq!(config.collector_url, "http://127.0.0.1:8000");
-        assert_eq!(config.events_api_url, "http://127.0.0.1:8001");
-
-        let config =
-            Config::from_lookup(|n| (n == "COLLECTOR_URL").then(|| "http://c:9/".into())).unwrap();
+        // Flags only: the same parser reads the variables (tests/demo.rs runs the binary).
+        let config = Config::try_parse_from(["demo"]).unwrap();
+        if std::env::var_os("WEB_DEMO_ADDR").is_none() {
+            assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
+        }
+        let config = Config::try_parse_from(["demo", "--collector-url", "http://c:9/"]).unwrap();
         assert_eq!(config.collector_url, "http://c:9");
 
-        let err = Config::from_lookup(|n| (n == "EVENTS_API_URL").then(|| "api:8001".into()))
+        let err = Config::try_parse_from(["demo", "--events-api-url", "api:8001"])
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("EVENTS_API_URL") && err.contains("http://"),
             "{err}"
         );
-        let err = Config::from_lookup(|n| (n == "WEB_DEMO_ADDR").then(|| "nope".into()))
+        let err = Config::try_parse_from(["demo", "--web-demo-addr", "nope"])
             .unwrap_err()
             .to_string();
         assert!(err.contains("WEB_DEMO_ADDR"), "{err}");

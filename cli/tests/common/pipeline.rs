@@ -112,6 +112,7 @@ impl Pipeline {
             join_delay: Duration::ZERO,
             orphan_after: Duration::from_secs(30),
             fetch_wait: Duration::from_millis(50),
+            http: Default::default(),
         };
         tokio::spawn(ptrack_processor::run(
             l,
@@ -141,6 +142,7 @@ impl Pipeline {
         let config = ptrack_events_api::Config {
             addr: self.events_api,
             database_url: ptrack_common::config::Secret::new(self.db.url.clone()),
+            http: Default::default(),
         };
         tokio::spawn(ptrack_events_api::run(
             listener,

@@ -16,8 +16,8 @@ use prometheus_client::{
 };
 use ptrack_common::{
     event::{EventMessage, Limits, TrackEvent, TrackRequest},
-    health::{Health, health_handler},
-    metrics::{latency_buckets, metrics_handler},
+    health::{Health, health_handler, probes},
+    metrics::{HttpMetrics, latency_buckets, metrics_handler},
 };
 use ptrack_wire::{ErrorBody, HealthBody, HealthState, Rejected, TrackResponse};
 use tower_http::{
@@ -36,6 +36,7 @@ pub struct AppState {
     limits: Arc<Limits>,
     metrics: Arc<Metrics>,
     registry: Arc<Registry>,
+    http_metrics: HttpMetrics,
     config: Arc<Config>,
 }
 
@@ -75,10 +76,12 @@ impl AppState {
             "Time from produce to the broker's acknowledgement of a whole batch",
             metrics.produce_latency.clone(),
         );
+        let http_metrics = HttpMetrics::register(&mut registry);
         Self {
             producer,
             limits: Arc::new(config.limits.clone()),
             metrics: Arc::new(metrics),
+            http_metrics,
             registry: Arc::new(registry),
             config: Arc::new(config),
         }
@@ -89,15 +92,21 @@ pub fn app(state: AppState) -> Router {
     let health = Health::default();
     // The collector has no loop of its own: it is alive while it serves.
     let _http = health.register("http", std::time::Duration::MAX);
+    let producer = state.producer.clone();
+    health.add_check("broker", move || {
+        let producer = producer.clone();
+        async move { producer.ready().await }
+    });
     let track = Router::new()
         .route("/track", post(track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(RequestDecompressionLayer::new())
         .layer(cors(&state.config.cors_origins));
-    Router::new()
+    let app = Router::new()
         .route("/ready", get(ready))
         .merge(track)
         .with_state(state.clone())
+        .merge(probes(health.clone()))
         .merge(
             Router::new()
                 .route("/health", get(health_handler))
@@ -107,7 +116,8 @@ pub fn app(state: AppState) -> Router {
             Router::new()
                 .route("/metrics", get(metrics_handler))
                 .with_state(state.registry.clone()),
-        )
+        );
+    state.http_metrics.layer(app)
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
