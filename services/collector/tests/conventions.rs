@@ -261,3 +261,39 @@ async fn metrics_are_openmetrics_with_a_request_duration_histogram_by_route() {
         2.0
     );
 }
+
+#[tokio::test]
+async fn its_http_limits_are_settings_too_a_slow_client_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let nowhere = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
+    let addr = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
+    let _collector = spawn(
+        &["--http-header-timeout-ms", "500"],
+        &[("COLLECTOR_ADDR", &addr), ("KAFKA_BROKERS", &nowhere)],
+    );
+    eventually(Duration::from_secs(20), "the collector listens", || async {
+        status(&format!("http://{addr}/livez")).await
+    })
+    .await
+    .unwrap();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /track HTTP/1.1\r\nHost: c\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    // Served meanwhile.
+    let (code, _) = status(&format!("http://{addr}/livez")).await.unwrap();
+    assert_eq!(code, 200);
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut rest))
+        .await
+        .expect("the slow client was never cut off")
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!String::from_utf8_lossy(&rest).contains(" 200 "));
+}
