@@ -150,9 +150,15 @@ async fn flags_and_environment_are_two_spellings_of_one_setting_and_the_flag_win
     let nowhere = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
     let by_env = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
     let by_flag = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
+    // A variable set to nothing counts as unset (compose files write `KAFKA_DEBUG=`).
     let _env = spawn(
         &[],
-        &[("COLLECTOR_ADDR", &by_env), ("KAFKA_BROKERS", &nowhere)],
+        &[
+            ("COLLECTOR_ADDR", &by_env),
+            ("KAFKA_BROKERS", &nowhere),
+            ("MAX_EVENTS_PER_BATCH", ""),
+            ("PRODUCE_TIMEOUT_MS", " "),
+        ],
     );
     let other = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
     let _flag = spawn(
