@@ -7,6 +7,7 @@ use clap::Args;
 
 pub mod broker;
 pub mod clean;
+pub mod completions;
 pub mod demo;
 pub mod down;
 pub mod load;

@@ -1,6 +1,7 @@
 //! Durations as people write them, parsed and printed the same way by every command:
 //! `500ms`, `30s`, `2m`, `1h30m`, `1.5s`, `2d`; a bare number is seconds. What
-//! [`format`] prints, [`parse`] reads back.
+//! [`format`] prints, [`parse`] reads back. Every duration flag of the CLI parses with
+//! [`arg`], and every duration a person may paste back is printed with [`format`].
 
 use std::time::Duration;
 
@@ -56,6 +57,11 @@ pub fn parse(text: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// [`parse`] as a clap `value_parser`: `#[arg(value_parser = crate::duration::arg)]`.
+pub fn arg(text: &str) -> Result<Duration, String> {
+    parse(text).map_err(|err| format!("{err:#}"))
+}
+
 /// `250ms`, `12s`, `1.5s`, `2m30s`, `1h02m`, `3d4h`: what [`parse`] reads back.
 pub fn format(d: Duration) -> String {
     let ms = d.as_millis();
@@ -78,7 +84,7 @@ pub fn format(d: Duration) -> String {
     );
     match (days, hours) {
         (0, 0) if s == 0 => format!("{mins}m"),
-        (0, 0) => format!("{mins}m{s}s"),
+        (0, 0) => format!("{mins}m{s:02}s"),
         (0, h) if mins == 0 => format!("{h}h"),
         (0, h) => format!("{h}h{mins:02}m"),
         (d, 0) => format!("{d}d"),
@@ -141,5 +147,8 @@ mod tests {
         }
         assert_eq!(format(Duration::from_secs(150)), "2m30s");
         assert_eq!(format(Duration::from_secs(3720)), "1h02m");
+        assert_eq!(format(Duration::from_secs(125)), "2m05s");
+        assert_eq!(arg("1m30s"), Ok(Duration::from_secs(90)));
+        assert!(arg("soon").unwrap_err().contains("1h30m"));
     }
 }

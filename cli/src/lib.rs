@@ -71,6 +71,8 @@ pub enum Command {
     /// Reads the stored events through the events-api: filters, a table or JSON/CSV,
     /// --follow; `query stats` counts, `query trace EVENT_ID` shows one event's journey.
     Query(Box<cmd::query::QueryArgs>),
+    /// Prints the shell completion script for bash, zsh or fish.
+    Completions(cmd::completions::CompletionsArgs),
 }
 
 /// Runs a command on a multi-threaded runtime; errors print with their causes.
@@ -94,6 +96,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Load(args) => cmd::load::run(*args).await,
             Command::Tui(args) => cmd::tui::run(args).await,
             Command::Query(args) => cmd::query::run(*args).await,
+            Command::Completions(args) => cmd::completions::run(args).await,
         }
     });
     match outcome {

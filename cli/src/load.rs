@@ -14,14 +14,19 @@
 //! - `visitor`: one virtual user browsing, on its own clock.
 //! - [`tracker`]: the visitors' trackers and their batches (request bodies).
 //! - `http1`: the workers' own HTTP/1.1 connections.
+//! - `gzip`: `--gzip` request bodies, compressed with reused state.
 //! - [`stats`]: HdrHistograms, percentiles, counters, the timeline, the live window.
 //! - [`runner`]: the workers that send on schedule, and the recorder.
 //! - [`live`]: `<data dir>/load-live.json`, the running load's figures for other
 //!   processes.
 //! - [`verify`]: lost and duplicated events, and the end-to-end delay.
 //! - [`report`]: the final numbers, as text and JSON.
+//! - [`threshold`]: `--threshold` pass/fail criteria on the report.
+//! - [`hist`]: the latency histograms as `.hgrm` text and an HdrHistogram interval log.
 //! - [`plot`]: the SVG / HTML picture.
 
+mod gzip;
+pub mod hist;
 mod http1;
 mod json;
 pub mod live;
@@ -31,6 +36,7 @@ pub mod report;
 pub mod runner;
 mod site;
 pub mod stats;
+pub mod threshold;
 pub mod tracker;
 pub mod verify;
 mod visitor;
@@ -98,8 +104,9 @@ pub trait Observer: Send + 'static {
 impl Observer for () {}
 
 /// Runs the load: sends on the plan until it is done or `cancel` is cancelled, then,
-/// when asked and not cancelled, verifies. The report has `interrupted` set after a
-/// cancel, and `verify` filled after a check (`verify.lost > 0`: events were lost).
+/// when asked and not cancelled, verifies until done or cancelled. The report has
+/// `interrupted` set after a cancel, and `verify` filled after a whole check
+/// (`verify.lost > 0`: events were lost).
 pub async fn run(
     config: LoadConfig,
     cancel: CancellationToken,
@@ -120,7 +127,7 @@ pub async fn run(
         }
     };
     // The live file goes with `on_tick`: removed when sending ends, however it ends.
-    let result = runner::run(config.run, cancel, on_tick).await?;
+    let result = runner::run(config.run, cancel.clone(), on_tick).await?;
     lock(&observer).sent();
 
     let mut report = Report::new(config.settings, &plan, &result);
@@ -155,15 +162,18 @@ pub async fn run(
             }
         }
     };
-    let verification = verify::verify(
+    let verifying = verify::verify(
         ids,
         &source,
         verify.timeout,
         verify.settle,
         |found, expected| lock(&observer).verifying(found, expected),
-    )
-    .await?;
-    report.verify = Some(verification);
+    );
+    // A cancel while verifying (Ctrl-C) ends the check: the report without it.
+    tokio::select! {
+        verification = verifying => report.verify = Some(verification?),
+        () = cancel.cancelled() => report.interrupted = true,
+    }
     Ok(report)
 }
 

@@ -91,8 +91,8 @@ impl Progress {
                     }
                 }
                 None => eprintln!(
-                    "  {name:<width$} {what} ({:.1} s)",
-                    item.started.elapsed().as_secs_f64()
+                    "  {name:<width$} {what} ({})",
+                    crate::duration::format(item.started.elapsed())
                 ),
             }
         }
@@ -108,7 +108,7 @@ impl Progress {
             return;
         }
         item.done = true;
-        let secs = item.started.elapsed().as_secs_f64();
+        let took = crate::duration::format(item.started.elapsed());
         match &item.bar {
             Some(bar) => {
                 bar.set_style(
@@ -116,9 +116,9 @@ impl Progress {
                         // A literal template with valid keys.
                         .expect("a valid template"),
                 );
-                bar.finish_with_message(format!("{text} ({secs:.1} s)"));
+                bar.finish_with_message(format!("{text} ({took})"));
             }
-            None => eprintln!("  {name:<width$} {text} ({secs:.1} s)"),
+            None => eprintln!("  {name:<width$} {text} ({took})"),
         }
     }
 

@@ -201,6 +201,10 @@ pub struct LogsRequest {
     pub follow: bool,
     /// Only the last N lines of each log.
     pub tail: Option<usize>,
+    /// Only the lines written at or after this time.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Each line starts with the time it was written (RFC 3339, UTC).
+    pub timestamps: bool,
 }
 
 /// One line of a log, and whose it is.

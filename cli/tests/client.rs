@@ -23,11 +23,7 @@ async fn start() -> Api {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = CancellationToken::new();
-    let config = ptrack_events_api::Config {
-        addr,
-        database_url: ptrack_common::config::Secret::new(db.url.clone()),
-        http: Default::default(),
-    };
+    let config = ptrack_events_api::Config::for_tests(addr, &db.url);
     tokio::spawn(ptrack_events_api::run(
         listener,
         config,

@@ -82,6 +82,8 @@ fn config(url: Url, plan: Plan, connections: usize) -> RunConfig {
         seed: 7,
         app_name: "load-test".into(),
         keep_ids: true,
+        headers: Vec::new(),
+        gzip: false,
     }
 }
 

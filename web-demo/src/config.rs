@@ -1,7 +1,7 @@
 //! The demo's settings, each one a flag and an environment variable, with defaults that
 //! match `ptrack up` (`ptrack-web-demo --help` lists them).
 
-use std::net::SocketAddr;
+use std::{fmt, net::SocketAddr};
 
 /// A demo shop whose visitors' clicks go to the collector, and a live view of them.
 ///
@@ -26,8 +26,27 @@ pub struct Config {
     #[arg(long = "events-api-url", env = "EVENTS_API_URL", value_name = "EVENTS_API_URL",
           default_value = "http://127.0.0.1:8001", value_parser = http_url)]
     pub events_api_url: String,
+    /// Sent as `Authorization: Bearer` to the events API, which requires it when it has
+    /// one. Unset (or empty): nothing is sent.
+    #[arg(long = "events-api-token", env = "EVENTS_API_TOKEN", value_name = "EVENTS_API_TOKEN",
+          value_parser = token, hide_env_values = true)]
+    pub events_api_token: Option<Token>,
     #[command(flatten)]
     pub http: ptrack_http::Limits,
+}
+
+/// A bearer token that never prints (`Debug` shows `***`).
+#[derive(Clone)]
+pub struct Token(pub String);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+fn token(value: &str) -> Result<Token, std::convert::Infallible> {
+    Ok(Token(value.trim().to_owned()))
 }
 
 fn socket_addr(value: &str) -> Result<SocketAddr, String> {
@@ -47,12 +66,22 @@ fn http_url(value: &str) -> Result<String, String> {
 }
 
 impl Config {
+    /// The settings from the command line and the environment; exits with the message
+    /// (or the help) when they cannot be read. An empty token counts as none.
+    pub fn from_args() -> Self {
+        use clap::Parser;
+        let mut config = Self::parse();
+        config.events_api_token = config.events_api_token.filter(|t| !t.0.is_empty());
+        config
+    }
+
     /// The defaults with the given collector and events API: what tests start.
     pub fn for_tests(collector_url: &str, events_api_url: &str) -> Self {
         Self {
             addr: "127.0.0.1:0".parse().expect("a literal address"),
             collector_url: collector_url.trim_end_matches('/').to_owned(),
             events_api_url: events_api_url.trim_end_matches('/').to_owned(),
+            events_api_token: None,
             http: ptrack_http::Limits::default(),
         }
     }
@@ -71,6 +100,12 @@ mod tests {
         if std::env::var_os("WEB_DEMO_ADDR").is_none() {
             assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
         }
+        let config = Config::try_parse_from(["demo", "--events-api-token", " tok-1\n"]).unwrap();
+        assert_eq!(config.events_api_token.as_ref().unwrap().0, "tok-1");
+        assert!(
+            !format!("{config:?}").contains("tok-1"),
+            "the token never prints"
+        );
         let config = Config::try_parse_from(["demo", "--collector-url", "http://c:9/"]).unwrap();
         assert_eq!(config.collector_url, "http://c:9");
 

@@ -1,10 +1,9 @@
 use anyhow::Context;
-use clap::Parser;
 use ptrack_web_demo::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let config = Config::from_args();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -1,6 +1,7 @@
 //! `GET /api/events` and `GET /api/stats`: the events API's answers, forwarded with
 //! their query, status and body. The analytics page reads them from its own origin, so
-//! the events API needs no CORS and the same works inside docker or kube.
+//! the events API needs no CORS and the same works inside docker or kube. With
+//! `EVENTS_API_TOKEN` set, the proxy sends it as a bearer token (the browser never sees it).
 
 use axum::{
     Json, Router,
@@ -55,7 +56,11 @@ async fn forward(
         Some(query) => format!("{base}{path}?{query}"),
         None => format!("{base}{path}"),
     };
-    let answer = state.http.get(&url).send().await.map_err(|err| {
+    let mut request = state.http.get(&url);
+    if let Some(token) = &state.config.events_api_token {
+        request = request.bearer_auth(&token.0);
+    }
+    let answer = request.send().await.map_err(|err| {
         tracing::warn!(%err, %url, "events API request failed");
         if err.is_timeout() {
             ProxyError::Timeout(base.clone())

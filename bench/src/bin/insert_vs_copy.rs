@@ -164,6 +164,7 @@ async fn time_processor(
         group_id: format!("bench-{topic}"),
         database_url: Secret::new(db.url.clone()),
         batch_size: 1000,
+        batch_max_bytes: ptrack_processor::config::DEFAULT_BATCH_MAX_BYTES as usize,
         batch_timeout: Duration::from_millis(200),
         db_max_connections: 4,
         join_delay: Duration::ZERO,

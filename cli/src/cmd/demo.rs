@@ -24,9 +24,10 @@ use super::{
 };
 use crate::{
     client::EventsApi,
+    duration,
     load::{
         self, LoadConfig, VerifyConfig, VerifyThrough,
-        plan::{Plan, format_duration, parse_duration},
+        plan::Plan,
         report::{Report, Settings},
         runner::RunConfig,
         tracker::Batching,
@@ -56,13 +57,13 @@ pub struct DemoArgs {
     pub rps: f64,
     /// How long the load runs, like 30s or 5m. Default: until you quit the TUI on a
     /// terminal, 30s without one.
-    #[arg(long, value_parser = duration_arg, value_name = "DURATION")]
+    #[arg(long, value_parser = duration::arg, value_name = "DURATION")]
     pub duration: Option<Duration>,
     /// Print the TUI's summary lines instead of drawing it, even on a terminal.
     #[arg(long)]
     pub plain: bool,
     /// With summary lines: how often one is printed.
-    #[arg(long, default_value = "5s", value_parser = duration_arg, value_name = "DURATION")]
+    #[arg(long, default_value = "5s", value_parser = duration::arg, value_name = "DURATION")]
     pub every: Duration,
     /// Added to every port of the stack, when `demo` brings it up (as `ptrack up
     /// --port-offset`; default: that of the last `up`, else 0).
@@ -80,10 +81,6 @@ pub struct DemoArgs {
 const PLAIN_DURATION: Duration = Duration::from_secs(30);
 /// "Until quit" on a terminal: a timetable has an end, so a day stands in for none.
 const UNTIL_QUIT: Duration = Duration::from_secs(24 * 3600);
-
-fn duration_arg(text: &str) -> Result<Duration, String> {
-    parse_duration(text).map_err(|err| format!("{err:#}"))
-}
 
 pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     if !(args.rps.is_finite() && args.rps > 0.0) {
@@ -198,7 +195,7 @@ async fn bring_up(args: &DemoArgs) -> Result<AnyRuntime> {
         scale: Vec::new(),
         port_offset: args.port_offset,
         database_url: args.database_url.clone(),
-        timeout: UpOptions::DEFAULT_TIMEOUT.as_secs(),
+        timeout: UpOptions::DEFAULT_TIMEOUT,
         build: false,
         data: args.data.clone(),
     })
@@ -247,10 +244,10 @@ fn load_config(
             batching: format!(
                 "of up to {} events, flushed every {}",
                 batching.max_batch,
-                format_duration(batching.flush_interval)
+                duration::format(batching.flush_interval)
             ),
             seed,
-            timeout: format_duration(timeout),
+            timeout: duration::format(timeout),
         },
         run: RunConfig {
             url,
@@ -262,6 +259,8 @@ fn load_config(
             seed,
             app_name: "ptrack-demo".to_owned(),
             keep_ids: through.is_some(),
+            headers: Vec::new(),
+            gzip: false,
         },
         verify: through.map(|through| VerifyConfig {
             through,

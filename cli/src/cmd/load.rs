@@ -19,18 +19,30 @@ use ptrack_common::config::Secret;
 use super::DataDirArgs;
 use crate::{
     client::EventsApi,
+    duration,
     load::{
-        self, LoadConfig, VerifyConfig, VerifyThrough,
-        plan::{Plan, format_duration, parse_duration},
+        self, LoadConfig, VerifyConfig, VerifyThrough, hist,
+        plan::Plan,
         plot,
         report::Settings,
-        runner::RunConfig,
+        runner::{Header, RunConfig},
         stats::Live,
+        threshold::{self, Threshold},
         tracker::Batching,
     },
 };
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  ptrack load --rps 2000 --duration 1m30s
+  ptrack load --rps 500 --duration 30s --threshold 'p99<50ms' --threshold 'errors<0.1%'
+  ptrack load -H 'X-Ptrack-Key: abc' --gzip --hist-out run.hgrm --hist-log run.hlog
+
+Exit codes: 0 the run went through and every --threshold held; 1 an error (no request
+succeeded, --verify found lost events, a file could not be written); 2 bad usage (an
+unknown flag, a bad --threshold); 99 a --threshold was broken (as k6); 130 stopped by
+Ctrl-C (after printing the report so far). An error (1) wins over a broken threshold.")]
 pub struct LoadArgs {
     /// The collector. Batches go to `<target>/track`; a URL with a path is used as is.
     #[arg(long, env = "COLLECTOR_URL", default_value = "http://127.0.0.1:8000")]
@@ -40,7 +52,7 @@ pub struct LoadArgs {
     #[arg(long, default_value = "100")]
     pub rps: String,
     /// How long to send, like 30s or 2m (10s when neither this nor --requests is given).
-    #[arg(long, value_parser = duration_arg)]
+    #[arg(long, value_parser = duration::arg, value_name = "DURATION")]
     pub duration: Option<Duration>,
     /// Send exactly this many requests.
     #[arg(long)]
@@ -52,7 +64,7 @@ pub struct LoadArgs {
     #[arg(long, short = 'c', default_value_t = 100)]
     pub connections: usize,
     /// A request that has not answered after this long counts as a timeout.
-    #[arg(long, value_parser = duration_arg, default_value = "10s")]
+    #[arg(long, value_parser = duration::arg, default_value = "10s", value_name = "DURATION")]
     pub timeout: Duration,
     /// Exactly this many events in every request, instead of the session model's
     /// batches (see --batch-size and --flush-interval).
@@ -62,7 +74,7 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub batch_size: u32,
     /// ...or when this long has passed since the first event of the batch.
-    #[arg(long, value_parser = duration_arg, default_value = "5s")]
+    #[arg(long, value_parser = duration::arg, default_value = "5s", value_name = "DURATION")]
     pub flush_interval: Duration,
     /// Virtual users browsing at the same time.
     #[arg(long, default_value_t = 1000)]
@@ -71,6 +83,26 @@ pub struct LoadArgs {
     /// ids); a random one is picked and printed when not given.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// An extra request header, like 'X-Ptrack-Key: abc' (repeatable). One named like a
+    /// header ptrack load sets (content-type, host, the stack's write key) replaces it.
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<Header>,
+    /// Send the bodies gzipped (`Content-Encoding: gzip`), as a browser tracker may.
+    #[arg(long)]
+    pub gzip: bool,
+    /// Fail the run (exit 99) unless this holds, like p99<50ms, p99.9<=200ms, max<1s,
+    /// errors<0.1%, rps>=990 or lost==0 (with --verify). Repeatable; latency is the
+    /// corrected one, any percentile pN works.
+    #[arg(long, value_name = "METRIC OP VALUE", value_parser = threshold::arg)]
+    pub threshold: Vec<Threshold>,
+    /// Write the corrected latency's percentile distribution to FILE, as HdrHistogram's
+    /// .hgrm text (values in ms), for its plotter and for comparing runs.
+    #[arg(long, value_name = "FILE")]
+    pub hist_out: Option<PathBuf>,
+    /// Write an HdrHistogram interval log to FILE (a V2-deflate histogram of the
+    /// corrected latency, in µs, per slice of the run): runs merge by adding intervals.
+    #[arg(long, value_name = "FILE")]
+    pub hist_log: Option<PathBuf>,
     /// The `appName` of the batches.
     #[arg(long, default_value = "ptrack-load")]
     pub app_name: String,
@@ -92,16 +124,12 @@ pub struct LoadArgs {
     pub database_url: Option<String>,
     /// How long --verify waits for the pipeline to drain at most. It stops earlier
     /// when nothing new arrived for 10 s.
-    #[arg(long, value_parser = duration_arg, default_value = "60s")]
+    #[arg(long, value_parser = duration::arg, default_value = "60s", value_name = "DURATION")]
     pub verify_timeout: Duration,
     // While sending, the running figures are kept in <DIR>/load-live.json for `ptrack
     // tui`, only when the folder exists (crate::load::live).
     #[command(flatten)]
     pub data: DataDirArgs,
-}
-
-fn duration_arg(text: &str) -> Result<Duration, String> {
-    parse_duration(text).map_err(|err| format!("{err:#}"))
 }
 
 impl LoadArgs {
@@ -183,11 +211,11 @@ impl LoadArgs {
                 None => format!(
                     "of up to {} events, flushed every {}",
                     self.batch_size,
-                    format_duration(self.flush_interval)
+                    duration::format(self.flush_interval)
                 ),
             },
             seed,
-            timeout: format_duration(self.timeout),
+            timeout: duration::format(self.timeout),
         }
     }
 }
@@ -211,6 +239,8 @@ pub async fn run(args: LoadArgs) -> Result<ExitCode> {
             seed,
             app_name: args.app_name.clone(),
             keep_ids: args.verify,
+            headers: args.headers.clone(),
+            gzip: args.gzip,
         },
         verify: args.verify.then(|| args.verify_config()).transpose()?,
         data_dir: Some(args.data.data_dir.clone()),
@@ -226,15 +256,16 @@ pub async fn run(args: LoadArgs) -> Result<ExitCode> {
         }
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("interrupted twice: quitting without a report");
-            std::process::exit(130);
+            std::process::exit(EXIT_INTERRUPTED.into());
         }
     });
     eprintln!(
         "ptrack load → {url}: {plan}, {} connections, seed {seed} (Ctrl-C stops and reports)",
         args.connections
     );
-    let report = load::run(config, stop, Progress::new(plan.planned_duration())).await?;
+    let mut report = load::run(config, stop, Progress::new(plan.planned_duration())).await?;
     let lost = report.verify.as_ref().is_some_and(|v| v.lost > 0);
+    report.thresholds = args.threshold.iter().map(|t| t.check(&report)).collect();
 
     if args.json {
         println!(
@@ -253,6 +284,21 @@ pub async fn run(args: LoadArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot write the report to {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
+    if let Some(path) = &args.hist_out {
+        write_file(path, |out| {
+            hist::write_hgrm(&report.histograms.corrected, out)
+        })?;
+        eprintln!("latency distribution written to {}", path.display());
+    }
+    if let Some(path) = &args.hist_log {
+        write_file(path, |out| hist::write_log(&report.histograms, out))?;
+        eprintln!("histogram log written to {}", path.display());
+    }
+
+    if report.interrupted {
+        eprintln!("interrupted: the report covers the run so far");
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
 
     if lost {
         eprintln!("error: accepted events were lost on the way to the table");
@@ -265,7 +311,31 @@ pub async fn run(args: LoadArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    let broken = report.thresholds.iter().filter(|t| !t.ok).count();
+    if broken > 0 {
+        eprintln!(
+            "error: {broken} of {} thresholds broken",
+            report.thresholds.len()
+        );
+        return Ok(ExitCode::from(EXIT_THRESHOLDS));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A `--threshold` did not hold (k6 uses the same code).
+pub const EXIT_THRESHOLDS: u8 = 99;
+/// Stopped by Ctrl-C: 128 + SIGINT, as shells report it.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Writes a file through a buffer, saying which one failed.
+fn write_file(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let context = || format!("cannot write {}", path.display());
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).with_context(context)?);
+    write(&mut out).with_context(context)?;
+    std::io::Write::flush(&mut out).with_context(context)
 }
 
 /// The live view: a bar with the current numbers on a terminal, a plain line a second

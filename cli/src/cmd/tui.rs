@@ -83,13 +83,13 @@ pub struct TuiArgs {
     #[arg(long = "processor-url", value_name = "URL")]
     pub processor_urls: Vec<Url>,
     /// How often the sources read the stack.
-    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "1s", value_parser = crate::duration::arg, value_name = "DURATION")]
     pub refresh: Duration,
     /// The time window the charts and verdicts cover; + and - change it (1m to 1h).
-    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5m", value_parser = crate::duration::arg, value_name = "DURATION")]
     pub window: Duration,
     /// Without a terminal: how often a summary line is printed.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5s", value_parser = crate::duration::arg, value_name = "DURATION")]
     pub every: Duration,
     /// Print a JSON object per summary instead of drawing (also with a terminal).
     #[arg(long)]
@@ -256,26 +256,6 @@ fn url_text(text: &str) -> Result<String, String> {
         .map_err(|err| format!("`{text}` is not a URL like http://127.0.0.1:8001: {err}"))
 }
 
-/// `500ms`, `2s`, `5m`, `1h`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 500ms, 2s, 5m or 1h"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!(
-            "`{text}` is not a duration like 500ms, 2s, 5m or 1h"
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -367,15 +347,5 @@ mod tests {
         );
         assert_eq!((sources.topic.as_str(), sources.group.as_str()), ("t", "g"));
         assert_eq!(sources.processors.len(), 2, "no flag: the stack's");
-    }
-
-    #[test]
-    fn durations_parse_with_their_unit() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5x").is_err());
     }
 }

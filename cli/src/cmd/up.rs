@@ -41,9 +41,10 @@ pub struct UpArgs {
     /// data folder. The role needs the right to create tables.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub database_url: Option<String>,
-    /// How long to wait for every service to be ready before giving up.
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
-    pub timeout: u64,
+    /// How long to wait for every service to be ready before giving up, like 90s or 2m
+    /// (a bare number is seconds).
+    #[arg(long, default_value = "60s", value_parser = crate::duration::arg, value_name = "DURATION")]
+    pub timeout: Duration,
     /// Docker runtime: first build the project's images (collector, processor, events-api)
     /// from the Dockerfile of the checkout ptrack runs in, showing the build output.
     #[arg(long)]
@@ -132,15 +133,15 @@ pub async fn start(args: UpArgs) -> Result<AnyRuntime> {
     let started = std::time::Instant::now();
     let runtime = AnyRuntime::new(context)?;
     let options = UpOptions {
-        timeout: Duration::from_secs(args.timeout),
+        timeout: args.timeout,
         build: args.build,
     };
     let mut progress = Progress::new();
     let endpoints = runtime.up(&options, &mut progress).await?;
     drop(progress);
     println!(
-        "\nThe stack is ready ({:.1} s):",
-        started.elapsed().as_secs_f64()
+        "\nThe stack is ready ({}):",
+        crate::duration::format(started.elapsed())
     );
     let width = endpoints.iter().map(|e| e.name.len()).max().unwrap_or(0);
     for endpoint in &endpoints {

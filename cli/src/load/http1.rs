@@ -109,7 +109,10 @@ impl Connection {
                 Err(_) => {
                     refused = Some(Failure {
                         kind: "timeout",
-                        detail: format!("connecting to {addr} took longer than {timeout:?}"),
+                        detail: format!(
+                            "connecting to {addr} took longer than {}",
+                            crate::duration::format(timeout)
+                        ),
                     });
                     continue;
                 }

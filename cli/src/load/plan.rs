@@ -63,8 +63,8 @@ impl Plan {
                 .with_context(|| {
                     format!("ramp stage {part:?}: the rate must be a positive number")
                 })?;
-            let duration =
-                parse_duration(duration.trim()).with_context(|| format!("ramp stage {part:?}"))?;
+            let duration = crate::duration::parse(duration.trim())
+                .with_context(|| format!("ramp stage {part:?}"))?;
             let count = (rps * duration.as_secs_f64()).round() as u64;
             stages.push((rps, duration, count));
         }
@@ -151,7 +151,13 @@ impl fmt::Display for Plan {
             Self::Open { stages, total } => {
                 let parts: Vec<String> = stages
                     .iter()
-                    .map(|s| format!("{} req/s for {}", s.rps, format_duration(s.duration)))
+                    .map(|s| {
+                        format!(
+                            "{} req/s for {}",
+                            s.rps,
+                            crate::duration::format(s.duration)
+                        )
+                    })
                     .collect();
                 write!(f, "{} ({total} requests)", parts.join(", then "))
             }
@@ -161,7 +167,7 @@ impl fmt::Display for Plan {
                     write!(f, ", {n} requests")?;
                 }
                 if let Some(d) = duration {
-                    write!(f, ", for {}", format_duration(*d))?;
+                    write!(f, ", for {}", crate::duration::format(*d))?;
                 }
                 Ok(())
             }
@@ -169,64 +175,9 @@ impl fmt::Display for Plan {
     }
 }
 
-/// `250ms`, `30s`, `2m`, `1h`, `1.5s`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-        .with_context(|| format!("{text:?} is not a duration: write it like 500ms, 30s or 2m"))?;
-    let secs = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => bail!("{text:?}: unknown unit {other:?}; use ms, s, m or h"),
-    };
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// A duration the way a person writes it: `500ms`, `30s`, `2m30s`.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if !ms.is_multiple_of(1000) || ms < 60_000 {
-        let secs = d.as_secs_f64();
-        if secs.fract() == 0.0 {
-            format!("{secs:.0}s")
-        } else {
-            format!("{secs:.1}s")
-        }
-    } else {
-        let secs = d.as_secs();
-        match (secs / 60, secs % 60) {
-            (m, 0) => format!("{m}m"),
-            (m, s) => format!("{m}m{s}s"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_in_the_usual_units() {
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("3 days").is_err());
-        assert_eq!(format_duration(Duration::from_secs(150)), "2m30s");
-        assert_eq!(format_duration(Duration::from_millis(2500)), "2.5s");
-    }
 
     #[test]
     fn a_fixed_rate_is_an_even_timetable() {

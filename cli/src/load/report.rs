@@ -6,7 +6,9 @@ use std::{collections::BTreeMap, fmt::Write as _};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::{plan::Plan, runner::RunResult, stats::Percentiles, verify::Verification};
+use super::{
+    plan::Plan, runner::RunResult, stats::Percentiles, threshold::Checked, verify::Verification,
+};
 
 /// The run's settings, shown in every form of the report.
 #[derive(Debug, Clone, Serialize)]
@@ -86,6 +88,37 @@ pub struct Report {
     pub curve_uncorrected: Curve,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<Verification>,
+    /// How each `--threshold` came out (filled by the command).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<Checked>,
+    /// The run's latency histograms, for thresholds and `--hist-out` / `--hist-log`.
+    #[serde(skip)]
+    pub histograms: Histograms,
+}
+
+/// The histograms behind the report, in microseconds.
+#[derive(Debug, Clone)]
+pub struct Histograms {
+    pub corrected: Histogram<u64>,
+    pub uncorrected: Histogram<u64>,
+    /// When the timetable started, Unix ms.
+    pub started_unix_ms: i64,
+    /// The width of one interval of `intervals`.
+    pub interval: std::time::Duration,
+    /// The corrected latency of the requests that ended in each interval, in order.
+    pub intervals: Vec<Histogram<u64>>,
+}
+
+impl Default for Histograms {
+    fn default() -> Self {
+        Self {
+            corrected: super::stats::histogram(),
+            uncorrected: super::stats::histogram(),
+            started_unix_ms: 0,
+            interval: std::time::Duration::from_secs(1),
+            intervals: Vec::new(),
+        }
+    }
 }
 
 impl Report {
@@ -168,6 +201,14 @@ impl Report {
             curve_corrected: curve(&stats.corrected),
             curve_uncorrected: curve(&stats.uncorrected),
             verify: None,
+            thresholds: Vec::new(),
+            histograms: Histograms {
+                corrected: stats.corrected.clone(),
+                uncorrected: stats.uncorrected.clone(),
+                started_unix_ms: run.started_unix_ms,
+                interval: std::time::Duration::from_micros(stats.bucket_us),
+                intervals: stats.timeline.iter().map(|b| b.latency.clone()).collect(),
+            },
         }
     }
 
@@ -267,6 +308,12 @@ impl Report {
         if let Some(verify) = &self.verify {
             writeln!(out)?;
             out.push_str(&verify.text());
+        }
+        if !self.thresholds.is_empty() {
+            writeln!(out, "\n  thresholds (latency: corrected)")?;
+            for checked in &self.thresholds {
+                writeln!(out, "  {checked}")?;
+            }
         }
         Ok(())
     }

@@ -31,6 +31,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use uuid::Uuid;
 
 use super::{
+    gzip::Gzip,
     http1::{Answer, Connection, Failure},
     plan::Plan,
     stats::{Live, Outcome, Reply, Stats, Window},
@@ -54,6 +55,49 @@ pub struct RunConfig {
     pub app_name: String,
     /// Keep the accepted event ids, for `--verify`.
     pub keep_ids: bool,
+    /// Extra request headers (`-H`); a later one replaces an earlier one of the same
+    /// name, and one named like a header of ours (`content-type`, `host`) replaces it.
+    pub headers: Vec<Header>,
+    /// Send the bodies gzipped (`Content-Encoding: gzip`).
+    pub gzip: bool,
+}
+
+/// One `-H 'Name: value'`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+impl std::str::FromStr for Header {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (name, value) = text.split_once(':').ok_or_else(|| {
+            format!("-H {text:?} is not a header: write it like 'X-Ptrack-Key: abc'")
+        })?;
+        let name = name.trim();
+        // RFC 9110 token characters.
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(token) {
+            return Err(format!("-H {text:?}: {name:?} is not a header name"));
+        }
+        let value = value.trim();
+        if value.chars().any(|c| c.is_ascii_control() && c != '\t') {
+            return Err(format!("-H {text:?}: the value holds a control character"));
+        }
+        let lower = name.to_ascii_lowercase();
+        if ["content-length", "transfer-encoding", "connection"].contains(&lower.as_str()) {
+            return Err(format!("-H {name}: ptrack load sets this header itself"));
+        }
+        if lower == "content-encoding" {
+            return Err(format!("-H {name}: use --gzip to send gzipped bodies"));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -63,6 +107,8 @@ pub struct RunResult {
     pub interrupted: bool,
     /// From the start of the timetable to the last answer.
     pub elapsed: Duration,
+    /// When the timetable started, Unix ms.
+    pub started_unix_ms: i64,
 }
 
 /// Runs the plan until it is done or `stop` is cancelled; `on_tick` gets the live
@@ -73,7 +119,7 @@ pub async fn run(
     on_tick: impl FnMut(&Live) + Send + 'static,
 ) -> Result<RunResult> {
     let connections = config.connections.max(1);
-    let target = Arc::new(Target::resolve(&config.url, config.timeout).await?);
+    let target = Arc::new(Target::resolve(&config).await?);
     let bucket = bucket_width(&config.plan);
     // A little head start so every worker is waiting when the first request is due.
     let start = Instant::now() + Duration::from_millis(20);
@@ -98,6 +144,7 @@ pub async fn run(
                 &config.app_name,
             ),
             keep_ids: config.keep_ids,
+            gzip: config.gzip.then(Gzip::new),
             start,
             unix_start_ms,
             claimed: claimed.clone(),
@@ -120,6 +167,7 @@ pub async fn run(
         elapsed: Duration::from_micros(stats.last_done_us),
         stats,
         interrupted: stop.is_cancelled(),
+        started_unix_ms: unix_start_ms,
     })
 }
 
@@ -203,7 +251,8 @@ struct Target {
 }
 
 impl Target {
-    async fn resolve(url: &Url, timeout: Duration) -> Result<Self> {
+    async fn resolve(config: &RunConfig) -> Result<Self> {
+        let (url, timeout) = (&config.url, config.timeout);
         if url.scheme() != "http" {
             bail!(
                 "ptrack load speaks plain HTTP/1.1: give --target as http://host:port (got {url})"
@@ -230,10 +279,29 @@ impl Target {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_owned(),
         };
+        let mut headers = vec![
+            ("host".to_owned(), authority),
+            ("content-type".to_owned(), "application/json".to_owned()),
+        ];
+        if config.gzip {
+            headers.push(("content-encoding".to_owned(), "gzip".to_owned()));
+        }
+        for extra in &config.headers {
+            match headers
+                .iter_mut()
+                .find(|(name, _)| name.eq_ignore_ascii_case(&extra.name))
+            {
+                Some(same) => *same = (extra.name.clone(), extra.value.clone()),
+                None => headers.push((extra.name.clone(), extra.value.clone())),
+            }
+        }
+        // Written once: every request copies these bytes and adds its length.
         // `Url` has percent-encoded anything that could break the request line.
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: "
-        );
+        let mut head = format!("POST {path} HTTP/1.1\r\n");
+        for (name, value) in &headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("content-length: ");
         Ok(Self {
             addrs,
             head: head.into_bytes(),
@@ -300,6 +368,8 @@ struct Worker {
     plan: Plan,
     visitors: Visitors,
     keep_ids: bool,
+    /// `--gzip`: the worker's compressor.
+    gzip: Option<Gzip>,
     start: Instant,
     /// `start` as Unix ms.
     unix_start_ms: i64,
@@ -323,6 +393,7 @@ impl Worker {
         // same memory every time.
         let mut head = Vec::with_capacity(256);
         let mut body = Vec::with_capacity(BODY_ROOM);
+        let mut zipped = Vec::with_capacity(if self.gzip.is_some() { BODY_ROOM } else { 0 });
         let mut answer = Vec::with_capacity(1024);
         let mut ids: Vec<Uuid> = Vec::new();
         let mut turn = 0;
@@ -350,7 +421,14 @@ impl Worker {
             ids.clear();
             let now_ms = self.unix_start_ms + since(self.start, now).as_millis() as i64;
             let written = self.visitors.write_batch(now_ms, &mut body, &mut ids);
-            self.target.write_head(body.len(), &mut head);
+            let payload = match &mut self.gzip {
+                Some(gzip) => {
+                    gzip.compress(&body, &mut zipped);
+                    &zipped
+                }
+                None => &body,
+            };
+            self.target.write_head(payload.len(), &mut head);
             let sent = Instant::now();
             let sent_us = since(self.start, sent).as_micros() as u64;
             let deadline = tokio::time::Instant::from_std(sent + self.target.timeout);
@@ -358,7 +436,7 @@ impl Worker {
                 alarm.as_mut().reset(deadline);
             }
             let status = {
-                let exchange = send(&self.target, &mut link, &head, &body, &mut answer);
+                let exchange = send(&self.target, &mut link, &head, payload, &mut answer);
                 tokio::pin!(exchange);
                 loop {
                     tokio::select! {
@@ -370,7 +448,7 @@ impl Worker {
                             }
                             let now = tokio::time::Instant::now();
                             if now >= deadline {
-                                let detail = format!("no answer after {:?}", self.target.timeout);
+                                let detail = format!("no answer after {}", crate::duration::format(self.target.timeout));
                                 break Some(Err(Failure { kind: "timeout", detail }));
                             }
                             alarm.as_mut().reset(deadline.min(now + STOP_CHECK));
@@ -609,6 +687,8 @@ mod tests {
             seed: 1,
             app_name: "runner-test".into(),
             keep_ids: true,
+            headers: Vec::new(),
+            gzip: false,
         };
         run(config, CancellationToken::new(), |_| {})
             .await
@@ -650,6 +730,8 @@ mod tests {
             seed: 1,
             app_name: "runner-test".into(),
             keep_ids: false,
+            headers: Vec::new(),
+            gzip: false,
         };
         let stop = CancellationToken::new();
         let stopper = stop.clone();

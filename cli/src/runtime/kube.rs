@@ -294,6 +294,17 @@ impl Runtime for Kube {
             if request.follow {
                 args.push("-f".to_owned());
             }
+            // kubectl reads and writes these as `kubectl logs` users know them: the
+            // time starts each line, in RFC 3339.
+            if let Some(since) = request.since {
+                args.push(format!(
+                    "--since-time={}",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ));
+            }
+            if request.timestamps {
+                args.push("--timestamps".to_owned());
+            }
             let mut child = tokio::process::Command::new(&self.kubectl)
                 .args(&args)
                 .stdout(Stdio::piped())
@@ -526,6 +537,8 @@ mod tests {
             service: Some("collector".into()),
             follow: false,
             tail: Some(5),
+            since: None,
+            timestamps: false,
         };
         let mut logs = kube.logs(&request).await.unwrap();
         assert_eq!(logs.names, ["collector"]);

@@ -242,6 +242,8 @@ mod tests {
             service: Some("processor".into()),
             follow: true,
             tail: Some(2),
+            since: None,
+            timestamps: false,
         };
         let mut logs = local.logs(&request).await.unwrap();
         assert_eq!(logs.names, ["processor-1", "processor-2"]);
@@ -264,6 +266,8 @@ mod tests {
                 service: Some("processor-3".into()),
                 follow: false,
                 tail: None,
+                since: None,
+                timestamps: false,
             })
             .await
             .unwrap_err()
@@ -281,6 +285,8 @@ mod tests {
             service: None,
             follow: false,
             tail: None,
+            since: None,
+            timestamps: false,
         };
         let mut logs = local.logs(&request).await.unwrap();
         assert_eq!(logs.names.len(), 7);

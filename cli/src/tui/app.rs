@@ -184,7 +184,8 @@ pub struct Throughput {
     /// or the dead-letter topic cannot be read from here.
     pub processors_inserted: Series,
     pub processors_dead_lettered: Series,
-    processors: BTreeMap<String, ProcessorRates>,
+    /// Each processor replica's own rates, from its `/metrics`.
+    pub processors: BTreeMap<String, ProcessorRates>,
     /// Over [`INSERTED_SPAN`]; the others from one sample to the next.
     inserted_counter: Counter,
     dlq_counter: Counter,
@@ -201,7 +202,9 @@ pub struct ReplicaRates {
 }
 
 #[derive(Debug, Clone, Default)]
-struct ProcessorRates {
+pub struct ProcessorRates {
+    pub inserted: Series,
+    pub dead_lettered: Series,
     inserted_counter: Counter,
     dlq_counter: Counter,
 }
@@ -517,6 +520,8 @@ impl App {
                 rates.inserted_counter.rate(counts.at, r.rows_inserted),
                 rates.dlq_counter.rate(counts.at, r.dead_lettered),
             ) {
+                rates.inserted.push(counts.at, i);
+                rates.dead_lettered.push(counts.at, d);
                 inserted += i;
                 dead += d;
                 any = true;

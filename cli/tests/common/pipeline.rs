@@ -107,6 +107,7 @@ impl Pipeline {
             group_id: group.clone(),
             database_url: ptrack_common::config::Secret::new(db.url.clone()),
             batch_size: 500,
+            batch_max_bytes: ptrack_processor::config::DEFAULT_BATCH_MAX_BYTES as usize,
             batch_timeout: Duration::from_millis(100),
             db_max_connections: 2,
             join_delay: Duration::ZERO,
@@ -139,11 +140,7 @@ impl Pipeline {
 
     fn serve_events_api(&mut self, listener: tokio::net::TcpListener) {
         self.events_api_stop = self.stop.child_token();
-        let config = ptrack_events_api::Config {
-            addr: self.events_api,
-            database_url: ptrack_common::config::Secret::new(self.db.url.clone()),
-            http: Default::default(),
-        };
+        let config = ptrack_events_api::Config::for_tests(self.events_api, &self.db.url);
         tokio::spawn(ptrack_events_api::run(
             listener,
             config,

@@ -175,15 +175,32 @@ impl Secret {
     }
 }
 
+impl Secret {
+    /// What prints: a URL without its password (nor a query that names one), anything
+    /// else (a token, a key) as `***`.
+    fn redacted(&self) -> String {
+        if !self.0.contains("://") {
+            return "***".to_owned();
+        }
+        let url = redact_url(&self.0);
+        match url.split_once('?') {
+            Some((base, query)) if query.to_ascii_lowercase().contains("password") => {
+                format!("{base}?***")
+            }
+            _ => url,
+        }
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_url(&self.0))
+        f.write_str(&self.redacted())
     }
 }
 
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_url(&self.0))
+        f.write_str(&self.redacted())
     }
 }
 
@@ -239,6 +256,9 @@ mod tests {
             "postgres://ptrack:***@db:5432/ptrack"
         );
         assert!(!secret.to_string().contains("hunter2"));
+        let in_query = Secret::new("postgres://db/ptrack?user=u&password=hunter2");
+        assert_eq!(in_query.to_string(), "postgres://db/ptrack?***");
+        assert_eq!(Secret::new("a-write-key").to_string(), "***");
         assert_eq!(redact_url("postgres://db/ptrack"), "postgres://db/ptrack");
     }
 

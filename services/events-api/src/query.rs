@@ -11,6 +11,17 @@ pub const DEFAULT_LIMIT: i64 = 30;
 pub const MAX_LIMIT: i64 = 1000;
 /// `/stats` counts per minute; a longer range would be a very long answer.
 pub const MAX_STATS_RANGE: Duration = Duration::days(7);
+/// The earliest time a parameter may name: RFC 3339's first year. PostgreSQL stores
+/// nothing before 4713 BC and chrono nothing before 262143 BC, so a bound well inside
+/// both keeps every client time a client error (400) rather than a database error.
+pub const MIN_TIME: &str = "0001-01-01T00:00:00Z";
+/// The latest: RFC 3339's last year (PostgreSQL goes to 294276 AD, chrono to 262142 AD).
+pub const MAX_TIME: &str = "9999-12-31T23:59:59.999999Z";
+/// The longest text filter: no stored field is longer (the collector's string limit is
+/// 2048 bytes), and a longer value is a mistake or a probe.
+pub const MAX_FILTER_LEN: usize = 2048;
+/// How much of a bad value an error message repeats.
+const SHOWN_CHARS: usize = 40;
 
 #[derive(Debug, Default, PartialEq)]
 pub struct EventsQuery {
@@ -37,10 +48,14 @@ impl Cursor {
         format!("{}_{}", self.timestamp.timestamp_micros(), self.event_id)
     }
 
+    /// `None` for anything [`Cursor::encode`] did not make, a time outside
+    /// [`MIN_TIME`]..=[`MAX_TIME`] included.
     pub fn decode(text: &str) -> Option<Self> {
         let (micros, id) = text.split_once('_')?;
+        let timestamp = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        in_range(timestamp).then_some(())?;
         Some(Self {
-            timestamp: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            timestamp,
             event_id: id.parse().ok()?,
         })
     }
@@ -60,47 +75,49 @@ const EVENTS_PARAMS: &[&str] = &[
 impl EventsQuery {
     pub fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
         reject_unknown(params, EVENTS_PARAMS)?;
-        let text = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
-        let event_types = text("event_type").map(|t| match t.to_ascii_uppercase().as_str() {
-            "HOVER" => vec!["HOVER_ENTER".to_owned(), "HOVER_LEAVE".to_owned()],
-            _ => vec![t],
-        });
-        let location_type = match text("location_type") {
+        let event_types =
+            text(params, "event_type")?.map(|t| match t.to_ascii_uppercase().as_str() {
+                "HOVER" => vec!["HOVER_ENTER".to_owned(), "HOVER_LEAVE".to_owned()],
+                _ => vec![t],
+            });
+        let location_type = match text(params, "location_type")? {
             None => None,
             Some(l) => match l.to_ascii_uppercase().as_str() {
                 l @ ("COMPONENT" | "PAGE") => Some(l.to_owned()),
                 _ => {
                     return Err(bad(format!(
-                        "location_type={l:?}: expected COMPONENT or PAGE"
+                        "location_type={}: expected COMPONENT or PAGE",
+                        shown(&l)
                     )));
                 }
             },
         };
-        let limit = match text("limit") {
+        let limit = match text(params, "limit")? {
             None => DEFAULT_LIMIT,
             Some(l) => match l.parse::<i64>() {
                 Ok(n) if n >= 1 => n.min(MAX_LIMIT),
                 _ => {
                     return Err(bad(format!(
-                        "limit={l:?}: expected a whole number from 1 to {MAX_LIMIT}"
+                        "limit={}: expected a whole number from 1 to {MAX_LIMIT}",
+                        shown(&l)
                     )));
                 }
             },
         };
-        let cursor = match text("cursor") {
+        // The cursor is not repeated: it is ours, opaque, and a client needs only to know
+        // where a good one comes from.
+        let cursor = match text(params, "cursor")? {
             None => None,
             Some(c) => Some(Cursor::decode(&c).ok_or_else(|| {
-                bad(format!(
-                    "cursor={c:?} is not a cursor from the X-Next-Cursor header of a previous page"
-                ))
+                bad("cursor: not a cursor from the X-Next-Cursor header of a previous page".into())
             })?),
         };
         let (since, until) = time_range(params)?;
         Ok(Self {
             event_types,
             location_type,
-            component_name: text("component_name"),
-            page_path: text("page_path"),
+            component_name: text(params, "component_name")?,
+            page_path: text(params, "page_path")?,
             since,
             until,
             cursor,
@@ -134,14 +151,31 @@ impl StatsQuery {
             Some("component") => Some(StatsBy::Component),
             Some(other) => {
                 return Err(bad(format!(
-                    "by={other:?}: expected page or component (type and minute are always counted)"
+                    "by={}: expected page or component (type and minute are always counted)",
+                    shown(other)
                 )));
             }
         };
         let (since, until) = time_range(params)?;
         let until = until.unwrap_or(now);
-        let since = since.unwrap_or(until - Duration::hours(1));
-        if until - since > MAX_STATS_RANGE {
+        let since = match since {
+            Some(since) => since,
+            // `until` is at least MIN_TIME, so an hour before it is still a time chrono
+            // and PostgreSQL hold; checked all the same.
+            None => until
+                .checked_sub_signed(Duration::hours(1))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "until is too early: expected a time from {MIN_TIME}"
+                    ))
+                })?,
+        };
+        if since >= until {
+            return Err(bad(
+                "since must be earlier than until (which is now when not given)".into(),
+            ));
+        }
+        if until.signed_duration_since(since) > MAX_STATS_RANGE {
             return Err(bad(format!(
                 "the range since..until is longer than {} days; ask for a shorter one",
                 MAX_STATS_RANGE.num_days()
@@ -172,28 +206,69 @@ fn time_range(params: &HashMap<String, String>) -> Result<(Option<Time>, Option<
     Ok((since, until))
 }
 
-/// RFC 3339 (`2026-11-25T13:00:00Z`) or Unix milliseconds, as the tracker's timestamps are.
+/// RFC 3339 (`2026-11-25T13:00:00Z`) or Unix milliseconds, as the tracker's timestamps are,
+/// from [`MIN_TIME`] to [`MAX_TIME`].
 pub fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(ms) = value.parse::<i64>() {
-        return DateTime::from_timestamp_millis(ms)
-            .ok_or_else(|| bad(format!("{name}={value}: out of range")));
-    }
-    DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
+    let time = if let Ok(ms) = value.parse::<i64>() {
+        DateTime::from_timestamp_millis(ms)
+    } else {
+        let parsed = DateTime::parse_from_rfc3339(value).map_err(|_| {
             bad(format!(
-                "{name}={value:?}: expected RFC 3339 (2026-11-25T13:00:00Z) or Unix milliseconds"
+                "{name}={}: expected RFC 3339 (2026-11-25T13:00:00Z) or Unix milliseconds",
+                shown(value)
             ))
-        })
+        })?;
+        Some(parsed.with_timezone(&Utc))
+    };
+    time.filter(|t| in_range(*t)).ok_or_else(|| {
+        bad(format!(
+            "{name}={}: out of range; expected a time from {MIN_TIME} to {MAX_TIME}",
+            shown(value)
+        ))
+    })
+}
+
+fn in_range(time: DateTime<Utc>) -> bool {
+    let bound = |text| {
+        // The bounds are literals in RFC 3339 (see the unit tests).
+        DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc))
+    };
+    matches!((bound(MIN_TIME), bound(MAX_TIME)), (Ok(min), Ok(max)) if min <= time && time <= max)
+}
+
+/// A text filter: `None` when absent or empty; 400 for a NUL character (PostgreSQL text
+/// cannot hold one, so it would be a database error, and no stored event has one) or a
+/// value longer than any stored field.
+fn text(params: &HashMap<String, String>, name: &str) -> Result<Option<String>, ApiError> {
+    match params.get(name).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) if v.contains('\0') => Err(bad(format!(
+            "{name}: contains a NUL character (%00), which no stored event has"
+        ))),
+        Some(v) if v.len() > MAX_FILTER_LEN => Err(bad(format!(
+            "{name}: longer than {MAX_FILTER_LEN} bytes, which no stored event is"
+        ))),
+        Some(v) => Ok(Some(v.clone())),
+    }
 }
 
 fn reject_unknown(params: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
     match params.keys().find(|k| !known.contains(&k.as_str())) {
         Some(unknown) => Err(bad(format!(
-            "unknown parameter {unknown:?}; expected one of: {}",
+            "unknown parameter {}; expected one of: {}",
+            shown(unknown),
             known.join(", ")
         ))),
         None => Ok(()),
+    }
+}
+
+/// A client's value as an error message repeats it: quoted, escaped, and cut short, so a
+/// long or binary value does not come back whole.
+pub(crate) fn shown(value: &str) -> String {
+    match value.char_indices().nth(SHOWN_CHARS) {
+        None => format!("{value:?}"),
+        Some((end, _)) => format!("{:?}...", &value[..end]),
     }
 }
 
@@ -238,6 +313,68 @@ mod tests {
             let err = EventsQuery::parse(&params(&pairs)).unwrap_err().to_string();
             assert!(err.contains(needle), "{pairs:?}: {err}");
         }
+    }
+
+    #[test]
+    fn values_postgresql_cannot_take_are_client_errors() {
+        let long = "a".repeat(MAX_FILTER_LEN + 1);
+        for (pairs, needle) in [
+            (vec![("component_name", "Buy\0")], "NUL"),
+            (vec![("page_path", "/\0")], "NUL"),
+            (vec![("event_type", "\0")], "NUL"),
+            (vec![("page_path", long.as_str())], "longer than"),
+            // Before PostgreSQL's first year (4713 BC) and past chrono's range.
+            (vec![("since", "-200000000000000")], "out of range"),
+            (vec![("until", "-9223372036854775808")], "out of range"),
+            (vec![("until", "9223372036854775807")], "out of range"),
+            (vec![("since", "10000-01-01T00:00:00Z")], "RFC 3339"),
+            // A cursor at chrono's first microsecond: a valid i64, refused all the same.
+            (
+                vec![("cursor", &format!("{}_{}", i64::MIN, Uuid::nil()))],
+                "cursor",
+            ),
+        ] {
+            let err = EventsQuery::parse(&params(&pairs)).unwrap_err().to_string();
+            assert!(err.contains(needle), "{pairs:?}: {err}");
+            assert!(!err.contains(&long), "the long value is not repeated whole");
+        }
+        let first = parse_time("since", MIN_TIME).unwrap();
+        let last = parse_time("until", MAX_TIME).unwrap();
+        assert!(first < last);
+        assert_eq!(parse_time("since", "0").unwrap().timestamp(), 0);
+    }
+
+    #[test]
+    fn extreme_stats_ranges_never_overflow() {
+        let now = Utc::now();
+        for pairs in [
+            vec![("since", MIN_TIME), ("until", MAX_TIME)],
+            vec![("until", "-9223372036854775808")],
+            vec![("since", "9223372036854775807")],
+            vec![("since", MAX_TIME)],
+        ] {
+            let result = StatsQuery::parse(&params(&pairs), now);
+            assert!(
+                matches!(result, Err(ApiError::BadRequest(_))),
+                "{pairs:?}: {result:?}"
+            );
+        }
+        for until in [MIN_TIME, MAX_TIME] {
+            let q = StatsQuery::parse(&params(&[("until", until)]), now).unwrap();
+            assert_eq!(q.until - q.since, Duration::hours(1), "{until}");
+        }
+    }
+
+    #[test]
+    fn a_cursor_is_never_repeated_and_long_values_are_cut() {
+        let err = EventsQuery::parse(&params(&[("cursor", "<script>secret</script>")]))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("script"), "{err}");
+        let err = EventsQuery::parse(&params(&[("limit", &"9".repeat(500))]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 200, "{err}");
     }
 
     #[test]

@@ -4,8 +4,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::{
+        Path, Query, State,
+        rejection::{PathRejection, QueryRejection},
+    },
     http::{HeaderMap, HeaderValue, StatusCode},
+    middleware,
     response::IntoResponse,
     routing::get,
 };
@@ -18,17 +22,47 @@ use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
 use crate::{
+    auth::{BearerToken, require_token},
     error::ApiError,
-    query::{Cursor, EventsQuery, StatsBy, StatsQuery},
+    query::{Cursor, EventsQuery, StatsBy, StatsQuery, shown},
 };
 
+/// The routes on one pool, with no token: what the handler tests use.
 pub fn app(pool: PgPool) -> Router {
-    Router::new()
+    router(pool.clone(), pool, None)
+}
+
+/// The routes: the data (`/events`, `/events/{id}`, `/stats`) on `queries`, behind
+/// `token` when there is one, and `/health` on `health`, always open. Giving `/health`
+/// a pool of its own keeps it answering while slow queries hold every connection of the
+/// other.
+pub fn router(queries: PgPool, health_pool: PgPool, token: Option<BearerToken>) -> Router {
+    let data = Router::new()
         .route("/events", get(events))
         .route("/events/{event_id}", get(event))
         .route("/stats", get(stats))
-        .route("/health", get(health))
-        .with_state(pool)
+        .with_state(queries);
+    let data = match token {
+        Some(token) => data.route_layer(middleware::from_fn_with_state(token, require_token)),
+        None => data,
+    };
+    data.merge(
+        Router::new()
+            .route("/health", get(health))
+            .with_state(health_pool),
+    )
+}
+
+/// The query string as name → value, or a 400 that does not repeat the parser's text.
+fn params(
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<HashMap<String, String>, ApiError> {
+    query.map(|Query(params)| params).map_err(|err| {
+        tracing::debug!(%err, "unreadable query string");
+        ApiError::BadRequest(
+            "the query string could not be read: expected name=value pairs joined by &".into(),
+        )
+    })
 }
 
 /// One row of `user_events` as `/events` reads it; it is sent as a [`StoredEvent`] (the
@@ -95,9 +129,9 @@ impl From<EventRow> for StoredEvent {
 /// when there may be more, `X-Next-Cursor` holds the `cursor` of the next page.
 async fn events(
     State(pool): State<PgPool>,
-    Query(params): Query<HashMap<String, String>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let q = EventsQuery::parse(&params)?;
+    let q = EventsQuery::parse(&params(query)?)?;
     let rows: Vec<EventRow> = sqlx::query_as(concat!(
         "SELECT ",
         event_columns!(),
@@ -144,13 +178,17 @@ async fn events(
 /// recorded it (what `ptrack query trace` shows). `404` when no such event is stored.
 async fn event(
     State(pool): State<PgPool>,
-    Path(event_id): Path<String>,
+    event_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<StoredEvent>, ApiError> {
-    let id: Uuid = event_id.parse().map_err(|_| {
+    let not_an_id = |shown: &str| {
         ApiError::BadRequest(format!(
-            "{event_id:?} is not an event id: expected a UUID like 2f1c4f0e-8a3b-4c55-9d3e-1a2b3c4d5e6f"
+            "{shown} is not an event id: expected a UUID like 2f1c4f0e-8a3b-4c55-9d3e-1a2b3c4d5e6f"
         ))
-    })?;
+    };
+    let Ok(Path(event_id)) = event_id else {
+        return Err(not_an_id("the path"));
+    };
+    let id: Uuid = event_id.parse().map_err(|_| not_an_id(&shown(&event_id)))?;
     let row: Option<EventRow> = sqlx::query_as(concat!(
         "SELECT ",
         event_columns!(),
@@ -171,9 +209,9 @@ async fn event(
 /// `by=page` or `by=component`, by page or component as well.
 async fn stats(
     State(pool): State<PgPool>,
-    Query(params): Query<HashMap<String, String>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Stats>, ApiError> {
-    let q = StatsQuery::parse(&params, Utc::now())?;
+    let q = StatsQuery::parse(&params(query)?, Utc::now())?;
     let rows: Vec<(DateTime<Utc>, String, i64)> = sqlx::query_as(
         r#"SELECT date_trunc('minute', "timestamp") AS minute, event_type, count(*)
            FROM user_events
@@ -238,16 +276,20 @@ async fn stats(
     Ok(Json(stats))
 }
 
-/// `GET /health`: 200 when the database answers.
+/// `GET /health`: 200 when the database answers. The driver's error is logged, not
+/// sent: the endpoint is open to anyone.
 async fn health(State(pool): State<PgPool>) -> impl IntoResponse {
     match sqlx::query("SELECT 1").execute(&pool).await {
         Ok(_) => (StatusCode::OK, Json(HealthBody::new(HealthState::Ok))),
-        Err(err) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(HealthBody::with_reason(
-                HealthState::Unhealthy,
-                format!("the database is not reachable: {err}"),
-            )),
-        ),
+        Err(err) => {
+            tracing::warn!(%err, "health check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(HealthBody::with_reason(
+                    HealthState::Unhealthy,
+                    "the database is not reachable (the events-api's log says why)".to_owned(),
+                )),
+            )
+        }
     }
 }

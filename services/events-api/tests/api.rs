@@ -335,3 +335,371 @@ async fn stats_count_by_page_or_component_only_when_asked() {
             .contains("page or component")
     );
 }
+
+/// Percent-encodes every byte but letters and digits, as a client library would.
+fn encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// What a hostile or buggy client sends: SQL, quotes, wildcards, NULs, bytes that are not
+/// UTF-8, very long values.
+fn hostile_values() -> Vec<String> {
+    let mut values: Vec<String> = [
+        "' OR '1'='1",
+        "x'; DROP TABLE user_events; --",
+        "1) OR 1=1 --",
+        "Buy' UNION SELECT event_id::text FROM user_events --",
+        "Robert'); DELETE FROM user_events WHERE ('1'='1",
+        "$1",
+        "%",
+        "_",
+        "\\'",
+        "Buy\0",
+        "\0",
+        "{\"$gt\": \"\"}",
+        "2026-01-01T00:00:00Z'; SELECT pg_sleep(10); --",
+        "99999999999999999999999",
+        "-9223372036854775808",
+        "9223372036854775807",
+        "NaN",
+        "\u{feff}\u{202e}",
+    ]
+    .iter()
+    .map(|v| encoded(v))
+    .collect();
+    values.push("%FF%FE".into());
+    values.push(encoded(&"A".repeat(5000)));
+    values
+}
+
+/// Every filter of `GET /events` and `GET /stats`, and the id of `GET /events/{id}`,
+/// with every hostile value: a 400 with a reason, or an empty answer; never a 5xx, never
+/// the stored event, and the table is intact.
+#[tokio::test]
+async fn injection_strings_in_every_filter_get_400_or_nothing() {
+    let db = TestDatabase::new().await.unwrap();
+    let stored = insert(
+        &db.pool,
+        "CLICK",
+        "COMPONENT",
+        Some("Buy"),
+        "/pricing",
+        Utc::now() - Duration::minutes(1),
+    )
+    .await;
+    let filters = [
+        "/events?event_type=",
+        "/events?location_type=",
+        "/events?component_name=",
+        "/events?page_path=",
+        "/events?since=",
+        "/events?until=",
+        "/events?limit=",
+        "/events?cursor=",
+        "/stats?since=",
+        "/stats?until=",
+        "/stats?by=",
+        "/events/",
+    ];
+    for filter in filters {
+        for value in hostile_values() {
+            let uri = format!("{filter}{value}");
+            let (status, _, body) = get(&db.pool, &uri).await;
+            match status {
+                StatusCode::BAD_REQUEST => {
+                    let reason = body["error"].as_str().unwrap_or_default();
+                    assert!(!reason.is_empty(), "{uri}: a reason");
+                    assert!(reason.len() < 300, "{uri}: a short reason: {reason}");
+                    for internal in ["SQL", "database", "postgres", "sqlx"] {
+                        assert!(!reason.contains(internal), "{uri}: {reason}");
+                    }
+                }
+                StatusCode::OK if filter.starts_with("/stats") => {
+                    assert_eq!(body["total"], 0, "{uri}: {body}");
+                }
+                // A huge limit is a valid one (capped at 1000): the one event, no more.
+                StatusCode::OK if filter.ends_with("limit=") => {
+                    assert_eq!(body.as_array().map(Vec::len), Some(1), "{uri}");
+                }
+                StatusCode::OK => assert_eq!(body, json!([]), "{uri}"),
+                other => panic!("{uri}: {other} {body}"),
+            }
+        }
+    }
+    assert_eq!(db.count().await.unwrap(), 1, "the table is intact");
+    let (status, _, event) = get(&db.pool, &format!("/events/{stored}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(event["component_name"], "Buy");
+}
+
+/// The values that answered 503 (or dropped the connection) before: a NUL in a text
+/// filter, times outside PostgreSQL's range, `/stats` with an extreme `until`, a cursor
+/// at the end of time.
+#[tokio::test]
+async fn values_the_database_cannot_take_are_400_with_the_reason() {
+    let db = TestDatabase::new().await.unwrap();
+    insert(&db.pool, "CLICK", "COMPONENT", Some("Buy"), "/", Utc::now()).await;
+    for (uri, needle) in [
+        ("/events?component_name=Buy%00", "NUL"),
+        ("/events?page_path=%00", "NUL"),
+        ("/events?event_type=CLICK%00", "NUL"),
+        ("/events?since=-210000000000000", "out of range"),
+        ("/events?until=-9223372036854775808", "out of range"),
+        ("/events?since=8210298326400000", "out of range"),
+        ("/stats?until=-9223372036854775808", "out of range"),
+        ("/stats?until=9223372036854775807", "out of range"),
+        ("/stats?since=-8334601228800000", "out of range"),
+        (
+            "/events?cursor=-9223372036854775808_00000000-0000-0000-0000-000000000000",
+            "cursor",
+        ),
+        (
+            "/events?cursor=9223372036854775807_00000000-0000-0000-0000-000000000000",
+            "cursor",
+        ),
+        ("/events?limit=9223372036854775808", "limit"),
+    ] {
+        let (status, _, body) = get(&db.pool, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        let reason = body["error"].as_str().unwrap();
+        assert!(reason.contains(needle), "{uri}: {reason}");
+        assert!(
+            !reason.contains("9223372036854775807_") && !reason.contains("00000000-0000"),
+            "the cursor is not echoed: {reason}"
+        );
+    }
+    // The edges of the accepted range work against the real database.
+    for uri in [
+        "/events?since=0001-01-01T00:00:00Z",
+        "/events?until=9999-12-31T23:59:59.999999Z",
+        "/stats?until=0001-01-01T00:00:00Z",
+        "/stats?until=9999-12-31T23:59:59Z",
+        "/events?limit=9223372036854775807",
+    ] {
+        let (status, _, body) = get(&db.pool, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    }
+    let (_, _, all) = get(&db.pool, "/events?since=0001-01-01T00:00:00Z").await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+}
+
+/// The real server on a port, for the tests that need real HTTP and concurrency.
+struct Server {
+    url: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn serve(
+    config_for: impl FnOnce(std::net::SocketAddr) -> ptrack_events_api::Config,
+) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ptrack_events_api::run(listener, config_for(addr), async {
+        let _ = stopped.await;
+    }));
+    Server {
+        url: format!("http://{addr}"),
+        _stop: stop,
+    }
+}
+
+#[tokio::test]
+async fn with_a_token_every_data_route_needs_it_and_the_probes_stay_open() {
+    let db = TestDatabase::new().await.unwrap();
+    let id = insert(&db.pool, "CLICK", "COMPONENT", Some("Buy"), "/", Utc::now()).await;
+    let token = "tok-7f3a9c1e5b2d4e6f8a0b";
+    let server = serve(|addr| ptrack_events_api::Config {
+        token: Some(ptrack_events_api::auth::BearerToken::new(token)),
+        ..ptrack_events_api::Config::for_tests(addr, &db.url)
+    })
+    .await;
+    let http = reqwest::Client::new();
+    for path in ["/events", &format!("/events/{id}"), "/stats"] {
+        let url = format!("{}{path}", server.url);
+        let missing = http.get(&url).send().await.unwrap();
+        assert_eq!(missing.status(), 401, "{path} without a token");
+        assert_eq!(
+            missing.headers()["www-authenticate"].to_str().unwrap(),
+            r#"Bearer realm="ptrack""#
+        );
+        let body: Value = missing.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
+
+        for wrong in [
+            format!("Bearer {token}x"),
+            "Bearer ".to_owned(),
+            format!("Basic {token}"),
+            token.to_owned(),
+        ] {
+            let refused = http
+                .get(&url)
+                .header("authorization", &wrong)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(refused.status(), 401, "{path} with {wrong:?}");
+            assert!(refused.headers().contains_key("www-authenticate"));
+            let body = refused.text().await.unwrap();
+            assert!(!body.contains(token), "the token is never echoed: {body}");
+        }
+        let wrong = http.get(&url).bearer_auth("not-it").send().await.unwrap();
+        assert!(
+            wrong.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
+
+        let right = http.get(&url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(right.status(), 200, "{path} with the token");
+        let lower = http
+            .get(&url)
+            .header("authorization", format!("bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lower.status(), 200, "the scheme is case-insensitive");
+    }
+    let health = http
+        .get(format!("{}/health", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "/health needs no token");
+}
+
+/// The web demo's analytics proxy sends `EVENTS_API_TOKEN` when it has it: through it
+/// the page reads the events; without it the events API's 401 comes through as it is.
+#[tokio::test]
+async fn the_web_demo_proxy_sends_the_token() {
+    let db = TestDatabase::new().await.unwrap();
+    let id = insert(&db.pool, "CLICK", "COMPONENT", Some("Buy"), "/", Utc::now()).await;
+    let token = "tok-proxy-5e1d";
+    let api = serve(|addr| ptrack_events_api::Config {
+        token: Some(ptrack_events_api::auth::BearerToken::new(token)),
+        ..ptrack_events_api::Config::for_tests(addr, &db.url)
+    })
+    .await;
+    let demo_get = |with_token: bool, path: &'static str| {
+        let mut config = ptrack_web_demo::Config::for_tests("http://127.0.0.1:9", &api.url);
+        if with_token {
+            config.events_api_token = Some(ptrack_web_demo::config::Token(token.into()));
+        }
+        async move {
+            let response = ptrack_web_demo::app(config)
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            (status, serde_json::from_slice::<Value>(&body).unwrap())
+        }
+    };
+    let (status, events) = demo_get(true, "/api/events").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&events), [id.to_string()]);
+    let (status, stats) = demo_get(true, "/api/stats").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats["total"], 1);
+    let (status, body) = demo_get(false, "/api/events").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+/// One slow query (here: a table lock held elsewhere) neither starves `/health` nor
+/// hangs: the statement timeout stops it with a 504 that says so, a request that finds
+/// no free connection gets a 503 with `Retry-After`, and the API serves again after.
+#[tokio::test]
+async fn slow_queries_time_out_cleanly_and_never_starve_health() {
+    let db = TestDatabase::new().await.unwrap();
+    insert(&db.pool, "CLICK", "COMPONENT", Some("Buy"), "/", Utc::now()).await;
+    let server = serve(|addr| ptrack_events_api::Config {
+        statement_timeout: std::time::Duration::from_millis(2000),
+        db_max_connections: 1,
+        ..ptrack_events_api::Config::for_tests(addr, &db.url)
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let health_url = format!("{}/health", server.url);
+    assert_eq!(http.get(&health_url).send().await.unwrap().status(), 200);
+
+    let mut lock = db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE user_events IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let slow: Vec<_> = ["/events", "/stats", "/events?event_type=CLICK"]
+        .into_iter()
+        .map(|path| {
+            let http = http.clone();
+            let url = format!("{}{path}", server.url);
+            tokio::spawn(async move {
+                let response = http.get(url).send().await.unwrap();
+                let status = response.status().as_u16();
+                let retry_after = response.headers().get("retry-after").cloned();
+                let body: Value = response.json().await.unwrap();
+                (status, retry_after, body)
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        let asked = std::time::Instant::now();
+        let health = http.get(&health_url).send().await.unwrap();
+        assert_eq!(
+            health.status(),
+            200,
+            "/health while every query connection waits"
+        );
+        assert!(
+            asked.elapsed() < std::time::Duration::from_millis(500),
+            "/health answered in {:?}",
+            asked.elapsed()
+        );
+    }
+    let mut statuses = Vec::new();
+    for request in slow {
+        let (status, retry_after, body) = request.await.unwrap();
+        let reason = body["error"].as_str().unwrap();
+        assert!(
+            !reason.contains("statement") && !reason.contains("cancel"),
+            "{reason}"
+        );
+        match status {
+            504 => assert!(reason.contains("took too long"), "{reason}"),
+            503 => {
+                assert!(reason.contains("busy"), "{reason}");
+                assert!(retry_after.is_some(), "503 says when to retry");
+            }
+            other => panic!("{other}: {body}"),
+        }
+        statuses.push(status);
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [503, 504, 504],
+        "one connection: two time out in turn, the third waits too long"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "no hang"
+    );
+    lock.rollback().await.unwrap();
+    let after = http
+        .get(format!("{}/events", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200, "the API serves again");
+}

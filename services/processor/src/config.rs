@@ -12,6 +12,10 @@ use ptrack_common::{
     kafka::KafkaSettings,
 };
 
+/// 8 MiB: a thousand ordinary events are about 1 MiB, so the count ends a batch first
+/// unless the events are unusually large.
+pub const DEFAULT_BATCH_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Consumes the events topic in a consumer group, writes the events in batches to
 /// PostgreSQL and commits offsets only after the database has committed.
 ///
@@ -48,6 +52,12 @@ pub struct Config {
     #[arg(long = "batch-size", env = "BATCH_SIZE", value_name = "BATCH_SIZE",
           default_value = "1000", value_parser = positive::<usize>)]
     pub batch_size: usize,
+    /// ...or when its messages add up to this many bytes (the message that crosses it is
+    /// the last), so that a batch of large events (a big `appName` is copied into every
+    /// event's message) cannot exhaust memory...
+    #[arg(long = "batch-max-bytes", env = "BATCH_MAX_BYTES", value_name = "BATCH_MAX_BYTES",
+          default_value = "8388608", value_parser = positive::<usize>)]
+    pub batch_max_bytes: usize,
     /// ...or when its first event has waited this many milliseconds.
     #[arg(long = "batch-timeout-ms", env = "BATCH_TIMEOUT_MS", value_name = "BATCH_TIMEOUT_MS",
           default_value = "200", value_parser = positive_millis)]

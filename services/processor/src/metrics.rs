@@ -13,6 +13,8 @@ pub struct Metrics {
     pub batches: Counter,
     pub batch_latency: Histogram,
     pub dead_lettered: Counter,
+    /// Messages the dead-letter topic refused for good (too large, say): logged, skipped.
+    pub dead_letter_failures: Counter,
     pub database_errors: Counter,
     /// `consumergroup_lag{topic, group, partition}`: high watermark minus the group's
     /// committed offset, per partition this replica holds (named and labelled as
@@ -34,6 +36,7 @@ impl Metrics {
             batches: Counter::default(),
             batch_latency: Histogram::new(latency_buckets()),
             dead_lettered: Counter::default(),
+            dead_letter_failures: Counter::default(),
             database_errors: Counter::default(),
             lag: Family::default(),
             lag_sum: Family::default(),
@@ -59,6 +62,11 @@ impl Metrics {
             "dead_lettered",
             "Messages sent to the dead-letter topic",
             metrics.dead_lettered.clone(),
+        );
+        registry.register(
+            "dead_letter_failures",
+            "Messages the dead-letter topic refused for good (too large, say); logged and skipped",
+            metrics.dead_letter_failures.clone(),
         );
         registry.register(
             "database_errors",

@@ -477,3 +477,128 @@ async fn a_processor_stops_on_sigterm_even_with_the_broker_gone() {
         processor.log()
     );
 }
+
+/// An event message as the collector writes it, with `padding` bytes of metadata.
+fn event_message(component: &str, padding: usize) -> (Uuid, String) {
+    let mut event = tracker_event("CLICK", component);
+    // Two strings, each under the event model's string limit.
+    event["user_metadata"]["a"] = json!("a".repeat(padding / 2));
+    event["user_metadata"]["b"] = json!("b".repeat(padding / 2));
+    let id = event["event_id"].as_str().unwrap().parse().unwrap();
+    let message = json!({"event": event, "app_name": "shop", "received_at": chrono_now()});
+    (id, message.to_string())
+}
+
+async fn produce(producer: &FutureProducer, topic: &str, payload: &[u8]) {
+    producer
+        .send(
+            FutureRecord::<(), [u8]>::to(topic).payload(payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(err, _)| err)
+        .unwrap();
+}
+
+async fn metric(processor: &Processor, name: &str) -> Option<f64> {
+    let text = reqwest::get(format!("http://{}/metrics", processor.addr))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// Large events: a batch ends at `BATCH_MAX_BYTES` long before `BATCH_SIZE`. Each batch
+/// is one transaction, so the rows of one batch share their `inserted_at`.
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_end_at_the_byte_limit_as_well_as_the_count() {
+    let broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 1).await.unwrap();
+    let db = TestDatabase::new().await.unwrap();
+    let producer: FutureProducer = broker.client_config().create().unwrap();
+    let mut ids = Vec::new();
+    let mut sizes = Vec::new();
+    for i in 0..40 {
+        let (id, message) = event_message(&format!("Big{i}"), 3000);
+        sizes.push(message.len());
+        produce(&producer, &topic, message.as_bytes()).await;
+        ids.push(id);
+    }
+    let smallest = *sizes.iter().min().unwrap();
+    assert!(smallest > 3000, "{smallest}");
+    // Every message is waiting and the batch could hold them all by count and time.
+    let processor = Processor::spawn_with(
+        &broker,
+        &topic,
+        &db.url,
+        1000,
+        &[("BATCH_MAX_BYTES", "16000"), ("BATCH_TIMEOUT_MS", "2000")],
+    );
+    wait_stored(&db.pool, &ids, &processor).await;
+    let per_batch: Vec<i64> =
+        sqlx::query_scalar("SELECT count(*) FROM user_events GROUP BY inserted_at ORDER BY 1 DESC")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    // A batch stops at the message that reaches 16000 bytes.
+    let most = (16000 / smallest + 1) as i64;
+    assert!(
+        per_batch[0] <= most,
+        "at most {most} events of {smallest}+ bytes a batch: {per_batch:?}"
+    );
+    assert!(per_batch.len() >= 40 / most as usize, "{per_batch:?}");
+    assert_eq!(per_batch.iter().sum::<i64>(), 40);
+}
+
+/// A message the dead-letter topic refuses for good (larger than the dead-letter
+/// producer's `message.max.bytes`, as it would be for a message at the events topic's limit
+/// plus the reason headers) is logged, counted and skipped: the processor goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_letter_refused_for_good_is_skipped_and_the_processor_goes_on() {
+    let broker = TestBroker::start().await.unwrap();
+    let topic = fresh_topic(&broker, 1).await.unwrap();
+    let db = TestDatabase::new().await.unwrap();
+    let processor = Processor::spawn(&broker, &topic, &db.url, 100);
+    // Bigger than librdkafka's default message.max.bytes (1,000,000), which the
+    // processor's dead-letter producer keeps.
+    let producer: FutureProducer = broker
+        .client_config()
+        .set("message.max.bytes", "4000000")
+        .create()
+        .unwrap();
+    let huge = vec![b'x'; 1_500_000];
+    produce(&producer, &topic, &huge).await;
+    let (good, message) = event_message("AfterHuge", 10);
+    produce(&producer, &topic, message.as_bytes()).await;
+
+    wait_stored(&db.pool, &[good], &processor).await;
+    let failures = eventually(
+        Duration::from_secs(10),
+        "the failure counted in /metrics",
+        || async {
+            metric(&processor, "ptrack_processor_dead_letter_failures_total")
+                .await
+                .filter(|n| *n >= 1.0)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(failures, 1.0);
+    let log = processor.log();
+    assert!(
+        log.contains("refused the message for good") && log.contains("MessageSizeTooLarge"),
+        "{log}"
+    );
+    // Nothing is left to read again: the next valid event is stored too.
+    let (next, message) = event_message("Next", 10);
+    produce(&producer, &topic, message.as_bytes()).await;
+    wait_stored(&db.pool, &[good, next], &processor).await;
+}

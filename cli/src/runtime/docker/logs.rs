@@ -1,5 +1,6 @@
 //! The docker runtime's `logs`: each selected container's log through the Engine API,
-//! one task per container, cut into lines.
+//! one task per container, cut into lines; the Engine streams only what is new when
+//! following, and filters by time and adds times itself (`--since`, `--timestamps`).
 
 use anyhow::Result;
 use bollard::{Docker as Engine, query_parameters::LogsOptionsBuilder};
@@ -49,11 +50,18 @@ async fn follow(
         }))
     };
     let tail = request.tail.map_or("all".to_owned(), |n| n.to_string());
+    // The Engine keeps each line's time: `since` filters on it (whole seconds), and
+    // `timestamps` starts each line with it in RFC 3339, as `docker logs -t` does.
+    let since = request
+        .since
+        .map_or(0, |t| i32::try_from(t.timestamp()).unwrap_or(i32::MAX));
     let options = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
         .follow(request.follow)
         .tail(&tail)
+        .since(since)
+        .timestamps(request.timestamps)
         .build();
     let mut logs = engine.logs(&container, Some(options));
     let mut pending = String::new();

@@ -1,6 +1,7 @@
 //! Throughput on one time axis: accepted and rejected at the collectors, inserted as
 //! PostgreSQL counts it, dead-lettered, and a running `ptrack load`'s sent rate. The
-//! current figures are written above the chart; expanded, each collector replica too.
+//! current figures are written above the chart; expanded, each collector and processor
+//! replica too (a processor's rows and dead letters by its own `/metrics`).
 
 use ratatui::{
     Frame,
@@ -76,6 +77,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 "  {name}: accepted {}  rejected {}",
                 rate(replica.accepted.last()),
                 rate(replica.rejected.last())
+            )));
+        }
+        for (name, replica) in &t.processors {
+            lines.push(Line::from(format!(
+                "  {name}: inserted {}  dead-lettered {}  (its /metrics)",
+                rate(replica.inserted.last()),
+                rate(replica.dead_lettered.last())
             )));
         }
     }
@@ -176,7 +184,10 @@ mod tests {
 
     use super::*;
     use crate::tui::{
-        event::{CollectorCounts, Event, InsertedRows, LoadFigures, ReplicaCounts},
+        event::{
+            CollectorCounts, Event, InsertedRows, LoadFigures, ProcessorCounts, ProcessorFigures,
+            ReplicaCounts,
+        },
         panel::testing::render,
     };
 
@@ -188,6 +199,21 @@ mod tests {
                     replica: format!("collector-{}", i + 1),
                     accepted: a[i],
                     rejected: r[i],
+                })
+                .collect(),
+        })
+    }
+
+    fn processors(at: Instant, rows: [u64; 2], dead: [u64; 2]) -> Event {
+        Event::Processors(ProcessorCounts {
+            at,
+            replicas: (0..2)
+                .map(|i| ProcessorFigures {
+                    replica: format!("processor-{}", i + 1),
+                    rows_inserted: rows[i],
+                    duplicates_skipped: 0,
+                    dead_lettered: dead[i],
+                    partitions: vec![],
                 })
                 .collect(),
         })
@@ -225,9 +251,17 @@ mod tests {
         );
         assert!(!text.contains("collector-2"), "{text}");
 
+        // The processors' own counters: each replica's rates when expanded.
+        app.update(processors(t0, [0, 0], [0, 0]));
+        app.update(processors(t1, [1200, 400], [4, 0]));
         app.ui.expanded = Some(Panel::Throughput);
         let text = render(100, 16, |f, a| draw(f, a, &app));
         assert!(text.contains("collector-1: accepted 500/s"), "{text}");
         assert!(text.contains("collector-2: accepted 300/s"), "{text}");
+        assert!(
+            text.contains("processor-1: inserted 600/s  dead-lettered 2.0/s"),
+            "{text}"
+        );
+        assert!(text.contains("processor-2: inserted 200/s"), "{text}");
     }
 }

@@ -1,5 +1,5 @@
-//! The consumer stage: reads a batch from Kafka (by count or time), decodes it, and hands
-//! it to the writer; a full hand-over channel stops it (the backpressure).
+//! The consumer stage: reads a batch from Kafka (by count, bytes or time), decodes it, and
+//! hands it to the writer; a full hand-over channel stops it (the backpressure).
 
 use std::{sync::Arc, time::Duration};
 
@@ -103,8 +103,16 @@ pub(super) fn create_consumer(config: &Config) -> anyhow::Result<StreamConsumer>
     Ok(client.create()?)
 }
 
+/// What a message weighs in a batch: its payload and key (the decoded row roughly doubles
+/// it while the batch is written).
+fn message_bytes(message: &OwnedMessage) -> usize {
+    message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len)
+}
+
 /// Waits for the first message (reporting health once a second while idle), then fills
-/// the batch until it is full or `batch_timeout` has passed since the first message.
+/// the batch until it holds `batch_size` messages or `batch_max_bytes` bytes (the message
+/// that crosses the limit is the last), or `batch_timeout` has passed since the first
+/// message.
 async fn next_batch(
     consumer: &StreamConsumer,
     config: &Config,
@@ -130,9 +138,14 @@ async fn next_batch(
         Ok(Ok(message)) => batch.push(message.detach()),
     }
     let deadline = Instant::now() + config.batch_timeout;
-    while batch.len() < config.batch_size {
+    let mut bytes = message_bytes(&batch[0]);
+    while batch.len() < config.batch_size && bytes < config.batch_max_bytes {
         match timeout_at(deadline, consumer.recv()).await {
-            Ok(Ok(message)) => batch.push(message.detach()),
+            Ok(Ok(message)) => {
+                let message = message.detach();
+                bytes += message_bytes(&message);
+                batch.push(message);
+            }
             Ok(Err(err)) => {
                 tracing::warn!(%err, "consuming failed mid-batch; writing what we have");
                 break;

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use ptrack_common::{health::Reporter, kafka::KafkaSettings};
+use ptrack_common::{
+    health::Reporter,
+    kafka::{self, KafkaSettings},
+};
 use rdkafka::{
     Message,
     message::{Header, OwnedHeaders, OwnedMessage},
@@ -33,8 +36,10 @@ impl DeadLetters {
         })
     }
 
-    /// Sends every message, retrying while the broker is away. `false` means we were
-    /// asked to stop first (and so must not commit).
+    /// Sends every message, retrying while the broker is away; a message refused for a
+    /// permanent reason (see [`kafka::is_transient`]) is logged, counted in
+    /// `dead_letter_failures` and skipped. `false` means we were asked to stop first (and
+    /// so must not commit).
     pub(super) async fn send(
         &self,
         bad: &[(&OwnedMessage, String)],
@@ -75,6 +80,21 @@ impl DeadLetters {
                         tracing::warn!(%reason, partition = message.partition(), offset = message.offset(), "message dead-lettered");
                         metrics.dead_lettered.inc();
                         broker.healthy();
+                        break;
+                    }
+                    // A message the dead-letter topic will never take (too large, say):
+                    // retrying would wedge the processor, so it is logged with where it
+                    // came from, counted, and skipped.
+                    Err((err, _)) if !kafka::is_transient(&err) => {
+                        tracing::error!(
+                            %err,
+                            %reason,
+                            partition = message.partition(),
+                            offset = message.offset(),
+                            bytes = message.payload().map_or(0, <[u8]>::len),
+                            "the dead-letter topic refused the message for good; it is skipped"
+                        );
+                        metrics.dead_letter_failures.inc();
                         break;
                     }
                     Err((err, _)) => {
