@@ -2,10 +2,11 @@
 //! browser tracker (`static/tracker.js`), and an analytics page that shows the events
 //! arriving from the events API. Like a customer's site it depends on no crate of ours:
 //! the browser posts to the collector's `POST /track`, and the analytics page reads the
-//! events API through this server's `/api/*` proxy.
+//! events API through this server's `/api/*` proxy. (It serves with `ptrack-http`, a
+//! generic hardened HTTP server with nothing of the pipeline in it.)
 //!
 //! Layout:
-//! - [`config`]: settings from the environment.
+//! - [`config`]: settings from flags and the environment (`--help` lists them).
 //! - [`catalogue`]: the shop's pages and their tracked components.
 //! - [`pages`]: the HTML pages and the embedded static files.
 //! - [`proxy`]: `GET /api/events` and `GET /api/stats`, forwarded to the events API.
@@ -45,6 +46,10 @@ pub fn app(config: Config) -> Router {
         .merge(pages::router())
         .merge(proxy::router())
         .route("/health", get(|| async { "ok" }))
+        // Liveness and readiness are one here: the shop's pages need nothing but this
+        // process (the analytics page says itself when the events API is away).
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
         .with_state(state)
 }
 
@@ -54,8 +59,8 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app(config))
-        .with_graceful_shutdown(shutdown)
+    let limits = config.http.clone();
+    ptrack_http::serve(listener, app(config), limits, shutdown)
         .await
         .context("serving HTTP")
 }

@@ -3,13 +3,13 @@ use ptrack_web_demo::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let config = Config::from_args();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let config = Config::from_env()?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| {

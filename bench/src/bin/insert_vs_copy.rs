@@ -170,6 +170,7 @@ async fn time_processor(
         join_delay: Duration::ZERO,
         orphan_after: Duration::from_secs(30),
         fetch_wait: Duration::from_millis(50),
+        http: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;

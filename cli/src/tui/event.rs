@@ -137,7 +137,7 @@ pub struct ProcessorFigures {
     /// `ptrack_processor_dead_lettered_total`: messages it sent to the dead-letter topic.
     pub dead_lettered: u64,
     /// `(partition, lag)` of each partition it holds (`/status`, and the per-partition
-    /// `ptrack_processor_consumer_lag` gauge), its own view, refreshed every 2 s.
+    /// `ptrack_processor_consumergroup_lag` gauge), its own view, refreshed every 2 s.
     pub partitions: Vec<(i32, i64)>,
 }
 

@@ -113,6 +113,7 @@ impl Pipeline {
             join_delay: Duration::ZERO,
             orphan_after: Duration::from_secs(30),
             fetch_wait: Duration::from_millis(50),
+            http: Default::default(),
         };
         tokio::spawn(ptrack_processor::run(
             l,

@@ -26,8 +26,8 @@ use prometheus_client::{
 };
 use ptrack_common::{
     event::{EventMessage, Limits, TrackEvent, TrackRequest},
-    health::{Health, health_handler},
-    metrics::{latency_buckets, metrics_handler},
+    health::{Health, health_handler, probes},
+    metrics::{HttpMetrics, latency_buckets, metrics_handler},
 };
 use ptrack_wire::{ErrorBody, HealthBody, HealthState, Rejected, TrackResponse};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -47,6 +47,7 @@ pub struct AppState {
     limits: Arc<Limits>,
     metrics: Arc<Metrics>,
     registry: Arc<Registry>,
+    http_metrics: HttpMetrics,
     config: Arc<Config>,
     keys: WriteKeys,
     rate_limits: Arc<RateLimits>,
@@ -105,10 +106,12 @@ impl AppState {
             "Requests to /track refused with 429, by the limit they hit (ip or key)",
             metrics.rate_limited.clone(),
         );
+        let http_metrics = HttpMetrics::register(&mut registry);
         Ok(Self {
             producer,
             limits: Arc::new(config.limits.clone()),
             metrics: Arc::new(metrics),
+            http_metrics,
             registry: Arc::new(registry),
             rate_limits: Arc::new(RateLimits::new(&config.security)),
             keys,
@@ -121,15 +124,21 @@ pub fn app(state: AppState) -> Router {
     let health = Health::default();
     // The collector has no loop of its own: it is alive while it serves.
     let _http = health.register("http", std::time::Duration::MAX);
+    let producer = state.producer.clone();
+    health.add_check("broker", move || {
+        let producer = producer.clone();
+        async move { producer.ready().await }
+    });
     let track = Router::new()
         .route("/track", post(track))
         // On the body as sent: a gzip body is bounded before and after decompression.
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(cors(&state.config.cors_origins));
-    Router::new()
+    let app = Router::new()
         .route("/ready", get(ready))
         .merge(track)
         .with_state(state.clone())
+        .merge(probes(health.clone()))
         .merge(
             Router::new()
                 .route("/health", get(health_handler))
@@ -139,7 +148,8 @@ pub fn app(state: AppState) -> Router {
             Router::new()
                 .route("/metrics", get(metrics_handler))
                 .with_state(state.registry.clone()),
-        )
+        );
+    state.http_metrics.layer(app)
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

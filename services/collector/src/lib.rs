@@ -2,7 +2,7 @@
 //! produces every valid one to Kafka, answering only once the broker has acknowledged.
 //!
 //! Layout:
-//! - [`config`]: settings from the environment.
+//! - [`config`]: settings from flags and the environment (`--help` lists them).
 //! - [`api`]: the HTTP routes and the error type that maps to status codes.
 //! - [`producer`]: the idempotent Kafka producer and the broker-down circuit breaker.
 //! - [`security`]: write keys and rate limits.
@@ -26,16 +26,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let producer = producer::EventProducer::new(&config).context("creating the Kafka producer")?;
     producer.ensure_topics_in_background(&config);
+    let limits = config.http.clone();
     let state = api::AppState::new(config, producer.clone())?;
     let app = api::app(state);
-    // The peer address feeds the per-address rate limit.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP")?;
+    // The server puts the peer address on every request (`ConnectInfo<SocketAddr>`):
+    // it feeds the per-address rate limit.
+    ptrack_common::http::serve(listener, app, limits, shutdown)
+        .await
+        .context("serving HTTP")?;
     tracing::info!("collector stopping: flushing the producer");
     producer.flush().await;
     Ok(())

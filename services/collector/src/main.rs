@@ -3,8 +3,8 @@ use ptrack_collector::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let config: Config = ptrack_common::config::parse();
     ptrack_common::telemetry::init("info");
-    let config = Config::from_env()?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| {

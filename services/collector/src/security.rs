@@ -19,20 +19,45 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use ptrack_common::config::{ConfigError, env_or};
+use ptrack_common::config::ConfigError;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The front door's settings.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, clap::Args)]
 pub struct SecurityConfig {
-    /// `COLLECTOR_WRITE_KEYS`.
+    /// Write keys a request must carry (comma-separated); with none here or in the file,
+    /// every request is accepted (and the collector says so at start).
+    #[arg(long = "collector-write-keys", env = "COLLECTOR_WRITE_KEYS",
+          value_name = "COLLECTOR_WRITE_KEYS", value_delimiter = ',',
+          value_parser = ptrack_common::config::secret, hide_env_values = true)]
     pub write_keys: Vec<ptrack_common::config::Secret>,
-    /// `COLLECTOR_WRITE_KEYS_FILE`.
+    /// A file of write keys, one a line (`#` comments), re-read every 2 s: a key removed
+    /// from it is revoked.
+    #[arg(long = "collector-write-keys-file", env = "COLLECTOR_WRITE_KEYS_FILE",
+          value_name = "COLLECTOR_WRITE_KEYS_FILE")]
     pub write_keys_file: Option<PathBuf>,
-    /// `COLLECTOR_RATE_LIMIT_IP` / `COLLECTOR_RATE_LIMIT_IP_BURST`.
+    /// Requests a second allowed from one client address (token bucket; 0: no limit).
+    #[arg(long = "collector-rate-limit-ip", env = "COLLECTOR_RATE_LIMIT_IP",
+          value_name = "COLLECTOR_RATE_LIMIT_IP", default_value = "0", value_parser = per_second)]
+    pub rate_ip: f64,
+    /// Requests one client address may send at once (default: one second's worth).
+    #[arg(long = "collector-rate-limit-ip-burst", env = "COLLECTOR_RATE_LIMIT_IP_BURST",
+          value_name = "COLLECTOR_RATE_LIMIT_IP_BURST", value_parser = burst)]
+    pub rate_ip_burst: Option<f64>,
+    /// Requests a second allowed with one write key (token bucket; 0: no limit).
+    #[arg(long = "collector-rate-limit-key", env = "COLLECTOR_RATE_LIMIT_KEY",
+          value_name = "COLLECTOR_RATE_LIMIT_KEY", default_value = "0", value_parser = per_second)]
+    pub rate_key: f64,
+    /// Requests one write key may send at once (default: one second's worth).
+    #[arg(long = "collector-rate-limit-key-burst", env = "COLLECTOR_RATE_LIMIT_KEY_BURST",
+          value_name = "COLLECTOR_RATE_LIMIT_KEY_BURST", value_parser = burst)]
+    pub rate_key_burst: Option<f64>,
+    /// The per-address bucket, from the two settings above (`finish`).
+    #[arg(skip)]
     pub rate_per_ip: Option<Rate>,
-    /// `COLLECTOR_RATE_LIMIT_KEY` / `COLLECTOR_RATE_LIMIT_KEY_BURST`.
+    /// The per-key bucket, from the two settings above (`finish`).
+    #[arg(skip)]
     pub rate_per_key: Option<Rate>,
 }
 
@@ -55,54 +80,34 @@ pub struct Rate {
 }
 
 impl SecurityConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let keys: String =
-            env_or("COLLECTOR_WRITE_KEYS", "", "comma-separated keys").unwrap_or_default();
-        let file: String = env_or("COLLECTOR_WRITE_KEYS_FILE", "", "a file path")?;
-        Ok(Self {
-            write_keys: parse_keys(&keys.replace(',', "\n"))
-                .into_iter()
-                .map(ptrack_common::config::Secret::new)
-                .collect(),
-            write_keys_file: (!file.is_empty()).then(|| PathBuf::from(file)),
-            rate_per_ip: rate_from_env("COLLECTOR_RATE_LIMIT_IP", "COLLECTOR_RATE_LIMIT_IP_BURST")?,
-            rate_per_key: rate_from_env(
-                "COLLECTOR_RATE_LIMIT_KEY",
-                "COLLECTOR_RATE_LIMIT_KEY_BURST",
-            )?,
-        })
+    /// Drops blank keys and turns the rate settings into buckets.
+    pub fn finish(&mut self) -> Result<(), ConfigError> {
+        self.write_keys.retain(|k| !k.expose().is_empty());
+        self.rate_per_ip = rate(self.rate_ip, self.rate_ip_burst);
+        self.rate_per_key = rate(self.rate_key, self.rate_key_burst);
+        Ok(())
     }
 }
 
-fn rate_from_env(
-    name: &'static str,
-    burst_name: &'static str,
-) -> Result<Option<Rate>, ConfigError> {
-    const EXPECTED: &str = "requests a second, a positive number (0 or unset: no limit)";
-    let per_second: f64 = env_or(name, "0", EXPECTED)?;
-    if !per_second.is_finite() || per_second < 0.0 {
-        return Err(ConfigError {
-            name,
-            value: per_second.to_string(),
-            expected: EXPECTED,
-        });
+fn rate(per_second: f64, burst: Option<f64>) -> Option<Rate> {
+    (per_second > 0.0).then(|| Rate {
+        per_second,
+        burst: burst.unwrap_or(per_second.max(1.0)),
+    })
+}
+
+fn per_second(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("expected requests a second, a number >= 0 (0: no limit)".into()),
     }
-    if per_second == 0.0 {
-        return Ok(None);
+}
+
+fn burst(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
+        _ => Err("expected a number >= 1".into()),
     }
-    let burst: f64 = env_or(
-        burst_name,
-        &per_second.max(1.0).to_string(),
-        "a number >= 1",
-    )?;
-    if !burst.is_finite() || burst < 1.0 {
-        return Err(ConfigError {
-            name: burst_name,
-            value: burst.to_string(),
-            expected: "a number >= 1",
-        });
-    }
-    Ok(Some(Rate { per_second, burst }))
 }
 
 /// Keys from text: one a line, trimmed, blank lines and `#` comments skipped.

@@ -37,3 +37,17 @@ pub async fn connect(
             )
         })
 }
+
+/// `/readyz`'s question to PostgreSQL: `SELECT 1` within 1.5 s (the pool would keep
+/// retrying a refused connection until its acquire timeout), the reason when not.
+pub async fn ping(pool: &PgPool) -> Result<(), String> {
+    let limit = Duration::from_millis(1500);
+    match tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(pool)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(format!("PostgreSQL does not answer: {err}")),
+        Err(_) => Err(format!(
+            "PostgreSQL does not answer: no connection within {} ms",
+            limit.as_millis()
+        )),
+    }
+}

@@ -11,71 +11,78 @@ use rdkafka::{
     types::RDKafkaErrorCode as Code,
 };
 
-use crate::config::{
-    ConfigError, DEFAULT_KAFKA_BROKERS, DEFAULT_KAFKA_TOPIC, env_or, env_positive,
-};
+use crate::config::{DEFAULT_KAFKA_BROKERS, DEFAULT_KAFKA_TOPIC, positive};
 
-#[derive(Debug, Clone)]
+/// The Kafka settings every service shares; each service's config flattens them.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct KafkaSettings {
-    /// `KAFKA_BROKERS`: comma-separated `host:port` list.
+    /// Comma-separated HOST:PORT list of Kafka brokers to bootstrap from.
+    #[arg(
+        long = "kafka-brokers",
+        env = "KAFKA_BROKERS",
+        value_name = "KAFKA_BROKERS",
+        default_value = DEFAULT_KAFKA_BROKERS,
+        value_parser = brokers
+    )]
     pub brokers: String,
-    /// `KAFKA_TOPIC`: where events go.
+    /// The topic of the events; dead letters go to `<topic>.dlq`.
+    #[arg(
+        long = "kafka-topic",
+        env = "KAFKA_TOPIC",
+        value_name = "KAFKA_TOPIC",
+        default_value = DEFAULT_KAFKA_TOPIC,
+        value_parser = topic_name
+    )]
     pub topic: String,
-    /// `KAFKA_PARTITIONS`: used only when the topic has to be created.
+    /// Partitions of the topic, used only when it has to be created.
+    #[arg(
+        long = "kafka-partitions",
+        env = "KAFKA_PARTITIONS",
+        value_name = "KAFKA_PARTITIONS",
+        default_value = "3",
+        value_parser = positive::<i32>
+    )]
     pub partitions: i32,
-    /// `KAFKA_IDEMPOTENCE` (default true): the idempotent producer. tansu 0.6 on SQLite
-    /// panics on a producer's retry after the broker restarts, so a local broker that is
-    /// restarted under load needs `false`; the processor's `ON CONFLICT` makes the
-    /// resulting duplicate messages harmless.
+    /// The idempotent producer (true or false). tansu 0.6 on SQLite panics on a
+    /// producer's retry after the broker restarts, so a local broker restarted under load
+    /// needs false; the processor's ON CONFLICT makes the resulting duplicates harmless.
+    #[arg(
+        long = "kafka-idempotence",
+        env = "KAFKA_IDEMPOTENCE",
+        value_name = "KAFKA_IDEMPOTENCE",
+        default_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolValueParser::new()
+    )]
     pub idempotence: bool,
 }
 
-impl KafkaSettings {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let brokers: String = env_or(
-            "KAFKA_BROKERS",
-            DEFAULT_KAFKA_BROKERS,
-            "HOST:PORT[,HOST:PORT...]",
-        )?;
-        if brokers.split(',').any(|b| {
-            b.trim()
-                .rsplit_once(':')
-                .is_none_or(|(_, p)| p.parse::<u16>().is_err())
-        }) {
-            return Err(ConfigError {
-                name: "KAFKA_BROKERS",
-                value: brokers,
-                expected: "HOST:PORT[,HOST:PORT...]",
-            });
-        }
-        let topic: String = env_or("KAFKA_TOPIC", DEFAULT_KAFKA_TOPIC, "a topic name")?;
-        if topic.is_empty()
-            || topic.len() > 200
-            || !topic
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
-            return Err(ConfigError {
-                name: "KAFKA_TOPIC",
-                value: topic,
-                expected: "a topic name of letters, digits, '.', '_' and '-'",
-            });
-        }
-        let partitions = env_positive("KAFKA_PARTITIONS", 3)?;
-        let partitions = i32::try_from(partitions).map_err(|_| ConfigError {
-            name: "KAFKA_PARTITIONS",
-            value: partitions.to_string(),
-            expected: "a positive integer",
-        })?;
-        let idempotence = env_or("KAFKA_IDEMPOTENCE", "true", "true or false")?;
-        Ok(Self {
-            brokers,
-            topic,
-            partitions,
-            idempotence,
-        })
+fn brokers(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.split(',').any(|b| {
+        b.trim()
+            .rsplit_once(':')
+            .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+    }) {
+        return Err("expected HOST:PORT[,HOST:PORT...]".into());
     }
+    Ok(value.to_owned())
+}
 
+fn topic_name(value: &str) -> Result<String, String> {
+    let topic = value.trim();
+    if topic.is_empty()
+        || topic.len() > 200
+        || !topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err("expected a topic name of letters, digits, '.', '_' and '-'".into());
+    }
+    Ok(topic.to_owned())
+}
+
+impl KafkaSettings {
     /// The dead-letter topic next to the events topic.
     pub fn dlq_topic(&self) -> String {
         dlq_topic(&self.topic)

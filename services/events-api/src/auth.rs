@@ -23,6 +23,11 @@ impl BearerToken {
         Self(token.into())
     }
 
+    /// An empty token is no token (`EVENTS_API_TOKEN=`).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether `sent` is the token, in time that does not depend on where they differ
     /// (only on the length), so the token cannot be guessed byte by byte.
     pub fn matches(&self, sent: &str) -> bool {

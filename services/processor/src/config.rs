@@ -1,7 +1,14 @@
+//! The processor's settings: each one a flag and an environment variable
+//! (`ptrack-processor --help` lists them with their defaults).
+
 use std::{net::SocketAddr, time::Duration};
 
 use ptrack_common::{
-    config::{ConfigError, DEFAULT_PROCESSOR_ADDR, Secret, database_url, env_or, env_positive},
+    config::{
+        ConfigError, DEFAULT_DATABASE_URL, DEFAULT_PROCESSOR_ADDR, Secret, Settings,
+        check_database_url, millis, positive, positive_millis, secret, socket_addr,
+    },
+    http,
     kafka::KafkaSettings,
 };
 
@@ -9,65 +16,89 @@ use ptrack_common::{
 /// unless the events are unusually large.
 pub const DEFAULT_BATCH_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
-#[derive(Debug, Clone)]
+/// Consumes the events topic in a consumer group, writes the events in batches to
+/// PostgreSQL and commits offsets only after the database has committed.
+///
+/// Every setting is a flag or the environment variable of the same name (the flag wins).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "ptrack-processor",
+    version,
+    after_help = "Also read from the environment: RUST_LOG (log filter, default info), \
+                  KAFKA_DEBUG (librdkafka debug contexts, like cgrp,fetch)."
+)]
 pub struct Config {
-    /// `PROCESSOR_ADDR`: health and metrics.
+    /// Address of /health, /livez, /readyz, /metrics and /status (HOST:PORT).
+    #[arg(long = "processor-addr", env = "PROCESSOR_ADDR", value_name = "PROCESSOR_ADDR",
+          default_value = DEFAULT_PROCESSOR_ADDR, value_parser = socket_addr)]
     pub addr: SocketAddr,
+    #[command(flatten)]
     pub kafka: KafkaSettings,
-    /// `KAFKA_GROUP_ID`: replicas with the same id split the partitions.
+    /// Consumer group; replicas with the same group split the partitions.
+    #[arg(
+        long = "kafka-group-id",
+        env = "KAFKA_GROUP_ID",
+        value_name = "KAFKA_GROUP_ID",
+        default_value = "ptrack-processor"
+    )]
     pub group_id: String,
-    /// `DATABASE_URL`.
+    /// PostgreSQL to write to (postgres://USER:PASSWORD@HOST:PORT/DB) [default:
+    /// postgres://ptrack:***@127.0.0.1:5432/ptrack].
+    #[arg(long = "database-url", env = "DATABASE_URL", value_name = "DATABASE_URL",
+          default_value = DEFAULT_DATABASE_URL, value_parser = secret,
+          hide_default_value = true, hide_env_values = true)]
     pub database_url: Secret,
-    /// `BATCH_SIZE`: a batch is written when it holds this many events...
+    /// A batch is written when it holds this many events...
+    #[arg(long = "batch-size", env = "BATCH_SIZE", value_name = "BATCH_SIZE",
+          default_value = "1000", value_parser = positive::<usize>)]
     pub batch_size: usize,
-    /// `BATCH_MAX_BYTES` (default 8 MiB): ...or when its messages add up to this many
-    /// bytes (the message that crosses it is the last), so that a batch of large events
-    /// (a big `appName` is copied into every event's message) cannot exhaust memory.
+    /// ...or when its messages add up to this many bytes (the message that crosses it is
+    /// the last), so that a batch of large events (a big `appName` is copied into every
+    /// event's message) cannot exhaust memory...
+    #[arg(long = "batch-max-bytes", env = "BATCH_MAX_BYTES", value_name = "BATCH_MAX_BYTES",
+          default_value = "8388608", value_parser = positive::<usize>)]
     pub batch_max_bytes: usize,
-    /// `BATCH_TIMEOUT_MS`: ...or when its first event has waited this long.
+    /// ...or when its first event has waited this many milliseconds.
+    #[arg(long = "batch-timeout-ms", env = "BATCH_TIMEOUT_MS", value_name = "BATCH_TIMEOUT_MS",
+          default_value = "200", value_parser = positive_millis)]
     pub batch_timeout: Duration,
-    /// `DB_MAX_CONNECTIONS`.
+    /// Connections to PostgreSQL (and batches written at once).
+    #[arg(long = "db-max-connections", env = "DB_MAX_CONNECTIONS",
+          value_name = "DB_MAX_CONNECTIONS", default_value = "4", value_parser = positive::<u32>)]
     pub db_max_connections: u32,
-    /// `KAFKA_JOIN_DELAY_MS` (default 0): wait this long before joining the consumer
-    /// group. tansu 0.6 expires a member killed with -9 after its session timeout but
-    /// does not rebalance the group then, so a replacement that joins earlier can stay
-    /// with no partitions. With tansu, set it above the session timeout (10 s); Apache
-    /// Kafka needs no delay.
+    /// Milliseconds to wait before joining the consumer group. tansu 0.6 expires a member
+    /// killed with -9 after its session timeout but does not rebalance the group then, so
+    /// a replacement that joins earlier can stay with no partitions: with tansu, set it
+    /// above the session timeout (10 s); Apache Kafka needs no delay.
+    #[arg(long = "kafka-join-delay-ms", env = "KAFKA_JOIN_DELAY_MS",
+          value_name = "KAFKA_JOIN_DELAY_MS", default_value = "0", value_parser = millis)]
     pub join_delay: Duration,
-    /// `KAFKA_ORPHAN_AFTER_MS` (default 30000): a partition of the group with waiting
-    /// messages that has not moved for this long and is nobody's here makes this replica
-    /// rejoin the group (see `pipeline/group_watch.rs`).
+    /// Milliseconds after which a partition of the group with waiting messages that has
+    /// not moved and is nobody's here makes this replica rejoin the group.
+    #[arg(long = "kafka-orphan-after-ms", env = "KAFKA_ORPHAN_AFTER_MS",
+          value_name = "KAFKA_ORPHAN_AFTER_MS", default_value = "30000",
+          value_parser = positive_millis)]
     pub orphan_after: Duration,
-    /// `KAFKA_FETCH_WAIT_MS` (default 50): the longest a fetch waits at the broker for
-    /// data. tansu 0.6 holds every fetch for the whole wait (or half of it from 250 ms up)
-    /// even when data is there: at librdkafka's default of 500 ms, a quarter of a second
-    /// per fetch capped one consumer at about 19,000 events/s. Apache Kafka answers as
-    /// soon as data arrives either way.
+    /// The longest a fetch waits at the broker for data, in milliseconds. tansu 0.6 holds
+    /// every fetch for the whole wait even when data is there: at librdkafka's default of
+    /// 500 ms one consumer was capped at about 19,000 events/s.
+    #[arg(long = "kafka-fetch-wait-ms", env = "KAFKA_FETCH_WAIT_MS",
+          value_name = "KAFKA_FETCH_WAIT_MS", default_value = "50",
+          value_parser = positive_millis)]
     pub fetch_wait: Duration,
+    #[command(flatten)]
+    pub http: http::Limits,
+}
+
+impl Settings for Config {
+    fn finish(&mut self) -> Result<(), ConfigError> {
+        check_database_url(&self.database_url)
+    }
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            addr: env_or(
-                "PROCESSOR_ADDR",
-                DEFAULT_PROCESSOR_ADDR,
-                "HOST:PORT, like 127.0.0.1:8002",
-            )?,
-            kafka: KafkaSettings::from_env()?,
-            group_id: env_or("KAFKA_GROUP_ID", "ptrack-processor", "a consumer group id")?,
-            database_url: database_url()?,
-            batch_size: env_positive("BATCH_SIZE", 1000)? as usize,
-            batch_max_bytes: env_positive("BATCH_MAX_BYTES", DEFAULT_BATCH_MAX_BYTES)? as usize,
-            batch_timeout: Duration::from_millis(env_positive("BATCH_TIMEOUT_MS", 200)?),
-            db_max_connections: env_positive("DB_MAX_CONNECTIONS", 4)? as u32,
-            orphan_after: Duration::from_millis(env_positive("KAFKA_ORPHAN_AFTER_MS", 30_000)?),
-            fetch_wait: Duration::from_millis(env_positive("KAFKA_FETCH_WAIT_MS", 50)?),
-            join_delay: Duration::from_millis(env_or(
-                "KAFKA_JOIN_DELAY_MS",
-                "0",
-                "milliseconds, like 11000",
-            )?),
-        })
+    /// The settings from the environment alone (no flags).
+    pub fn from_env() -> Result<Self, ptrack_common::config::LoadError> {
+        ptrack_common::config::try_parse_from(["ptrack-processor"])
     }
 }

@@ -1,11 +1,12 @@
-//! `/health` (from the pipeline's own reports), `/metrics`, and `/status`: which
-//! partitions this replica holds and how far behind it is, for `ptrack status`.
+//! `/health` (from the pipeline's own reports), `/livez` (the loops beat) and `/readyz`
+//! (and PostgreSQL answers now), `/metrics`, and `/status`: which partitions this replica
+//! holds and how far behind it is, for `ptrack status`.
 
 use std::sync::{Arc, Mutex};
 
 use axum::{Json, Router, extract::State, routing::get};
 use ptrack_common::{
-    health::{Health, health_handler},
+    health::{Health, health_handler, probes},
     metrics::metrics_handler,
 };
 pub use ptrack_wire::ProcessorStatus as Status;
@@ -27,9 +28,10 @@ impl SharedStatus {
 }
 
 pub fn app(health: Health, metrics: Arc<Metrics>, status: SharedStatus) -> Router {
-    Router::new()
+    let app = Router::new()
         .route("/health", get(health_handler))
-        .with_state(health)
+        .with_state(health.clone())
+        .merge(probes(health))
         .merge(
             Router::new()
                 .route("/metrics", get(metrics_handler))
@@ -39,7 +41,8 @@ pub fn app(health: Health, metrics: Arc<Metrics>, status: SharedStatus) -> Route
             Router::new()
                 .route("/status", get(status_json))
                 .with_state(status),
-        )
+        );
+    metrics.http.layer(app)
 }
 
 async fn status_json(State(status): State<SharedStatus>) -> Json<Status> {

@@ -7,13 +7,14 @@
 //! reason. A crash anywhere loses nothing; a replay duplicates nothing.
 //!
 //! Layout:
-//! - [`config`]: settings from the environment.
+//! - [`config`]: settings from flags and the environment (`--help` lists them).
 //! - [`pipeline`]: the consume → batch → insert → commit loop; beside it in `pipeline/`,
 //!   the consumer stage, the writer stage, the dead-letter producer and the group watch
 //!   (lag, and rejoining when a partition is orphaned).
 //! - [`store`]: the batch write (`COPY`, then `INSERT ... ON CONFLICT`) and the PostgreSQL
 //!   error classification.
-//! - [`http`]: `/health`, `/metrics` and `/status` (partitions and lag).
+//! - [`http`]: `/health`, `/livez`, `/readyz`, `/metrics` and `/status` (partitions and
+//!   lag).
 //! - [`metrics`]: the processor's counters.
 
 pub mod config;
@@ -44,11 +45,13 @@ pub async fn run(
 
     let app = http::app(health.clone(), metrics.clone(), status.clone());
     let http_cancel = cancel.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(http_cancel.cancelled_owned())
-            .await
-    });
+    let limits = config.http.clone();
+    let server = tokio::spawn(ptrack_common::http::serve(
+        listener,
+        app,
+        limits,
+        http_cancel.cancelled_owned(),
+    ));
     let signal_cancel = cancel.clone();
     tokio::spawn(async move {
         shutdown.await;

@@ -4,7 +4,7 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
-use ptrack_common::metrics::latency_buckets;
+use ptrack_common::metrics::{HttpMetrics, latency_buckets};
 
 pub struct Metrics {
     pub registry: Arc<Registry>,
@@ -16,9 +16,14 @@ pub struct Metrics {
     /// Messages the dead-letter topic refused for good (too large, say): logged, skipped.
     pub dead_letter_failures: Counter,
     pub database_errors: Counter,
-    /// High watermark minus this consumer's position, per assigned partition.
+    /// `consumergroup_lag{topic, group, partition}`: high watermark minus the group's
+    /// committed offset, per partition this replica holds (named and labelled as
+    /// kafka_exporter's `kafka_consumergroup_lag`).
     pub lag: Family<Vec<(&'static str, String)>, Gauge>,
-    pub lag_total: Gauge,
+    /// `consumergroup_lag_sum{topic, group}`: the same, all partitions it holds.
+    pub lag_sum: Family<Vec<(&'static str, String)>, Gauge>,
+    /// The request-duration histogram of `/health`, `/metrics`, `/status`...
+    pub http: HttpMetrics,
 }
 
 impl Metrics {
@@ -34,7 +39,8 @@ impl Metrics {
             dead_letter_failures: Counter::default(),
             database_errors: Counter::default(),
             lag: Family::default(),
-            lag_total: Gauge::default(),
+            lag_sum: Family::default(),
+            http: HttpMetrics::register(&mut registry),
         };
         registry.register(
             "rows_inserted",
@@ -68,14 +74,14 @@ impl Metrics {
             metrics.database_errors.clone(),
         );
         registry.register(
-            "consumer_lag",
-            "Messages behind the high watermark, per partition",
+            "consumergroup_lag",
+            "Messages behind the high watermark, per partition this replica holds",
             metrics.lag.clone(),
         );
         registry.register(
-            "consumer_lag_total",
-            "Messages behind, all assigned partitions",
-            metrics.lag_total.clone(),
+            "consumergroup_lag_sum",
+            "Messages behind the high watermark, all partitions this replica holds",
+            metrics.lag_sum.clone(),
         );
         Self {
             registry: Arc::new(registry),

@@ -65,6 +65,12 @@ pub async fn run(
     else {
         return Ok(());
     };
+    // /readyz asks PostgreSQL itself: with no traffic the writer would not notice it gone.
+    let probe = pool.clone();
+    health.add_check("database", move || {
+        let pool = probe.clone();
+        async move { ptrack_common::db::ping(&pool).await }
+    });
     let migrated = retry("migrating the database", &database, &cancel, || async {
         ptrack_common::db::MIGRATOR
             .run(&pool)

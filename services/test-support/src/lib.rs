@@ -368,6 +368,90 @@ where
     }
 }
 
+/// One scrape of a service's `/metrics`, parsed by a real OpenMetrics parser.
+pub struct Scrape(
+    openmetrics_parser::MetricsExposition<
+        openmetrics_parser::OpenMetricsType,
+        openmetrics_parser::OpenMetricsValue,
+    >,
+);
+
+/// `GET url` (a `/metrics`): fails unless it answers 200 with the OpenMetrics content
+/// type and a body that parses as OpenMetrics text (`# EOF` and all).
+pub async fn scrape(url: &str) -> Result<Scrape> {
+    let response = reqwest::get(url).await?;
+    anyhow::ensure!(
+        response.status() == 200,
+        "{url} answered {}",
+        response.status()
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(
+        content_type == ptrack_common::metrics::OPENMETRICS_CONTENT_TYPE,
+        "{url} says its body is {content_type:?}"
+    );
+    let text = response.text().await?;
+    let parsed = openmetrics_parser::openmetrics::parse_openmetrics(&text)
+        .map_err(|err| anyhow::anyhow!("{url} is not OpenMetrics text ({err:?}):\n{text}"))?;
+    Ok(Scrape(parsed))
+}
+
+impl Scrape {
+    /// The family's type (`Counter`, `Gauge`, `Histogram`...), when it is there.
+    pub fn kind(&self, family: &str) -> Option<String> {
+        self.0
+            .families
+            .get(family)
+            .map(|f| format!("{:?}", f.family_type))
+    }
+
+    /// Every sample of the family: its labels, and its value (a counter's total, a
+    /// gauge's value, a histogram's count).
+    pub fn samples(&self, family: &str) -> Vec<(std::collections::BTreeMap<String, String>, f64)> {
+        use openmetrics_parser::OpenMetricsValue as V;
+        let Some(family) = self.0.families.get(family) else {
+            return Vec::new();
+        };
+        family
+            .iter_samples()
+            .map(|sample| {
+                let labels = sample
+                    .get_labelset()
+                    .map(|set| {
+                        family
+                            .get_label_names()
+                            .iter()
+                            .filter_map(|n| {
+                                set.get_label_value(n).map(|v| (n.clone(), v.to_owned()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let value = match &sample.value {
+                    V::Counter(c) => c.value.as_f64(),
+                    V::Gauge(n) | V::Unknown(n) | V::StateSet(n) => n.as_f64(),
+                    V::Histogram(h) | V::GaugeHistogram(h) => h.count.unwrap_or(0) as f64,
+                    V::Summary(s) => s.count.unwrap_or(0) as f64,
+                    V::Info => 1.0,
+                };
+                (labels, value)
+            })
+            .collect()
+    }
+
+    /// The family names, for a failure message.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.0.families.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

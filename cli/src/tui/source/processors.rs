@@ -18,7 +18,7 @@ use crate::{
 pub const ROWS_INSERTED: &str = "ptrack_processor_rows_inserted";
 pub const DUPLICATES_SKIPPED: &str = "ptrack_processor_duplicates_skipped";
 pub const DEAD_LETTERED: &str = "ptrack_processor_dead_lettered";
-pub const LAG: &str = "ptrack_processor_consumer_lag";
+pub const LAG: &str = "ptrack_processor_consumergroup_lag";
 
 pub async fn run(
     replicas: Vec<Replica>,
@@ -69,7 +69,7 @@ pub async fn run(
 }
 
 /// One replica's figures. The partitions are the ones `/status` says it holds; each
-/// one's lag is its `consumer_lag` gauge (or, for a replica holding one partition
+/// one's lag is its `consumergroup_lag` gauge (or, for a replica holding one partition
 /// without the gauge, the status's total).
 pub fn figures(replica: &str, status: &ProcessorStatus, metrics: &str) -> ProcessorFigures {
     let counter = |name| prometheus::total(metrics, name).unwrap_or(0.0).max(0.0) as u64;
@@ -109,10 +109,10 @@ mod tests {
                        ptrack_processor_rows_inserted_total 1200\n\
                        ptrack_processor_duplicates_skipped_total 4\n\
                        ptrack_processor_dead_lettered_total 2\n\
-                       ptrack_processor_consumer_lag{partition=\"0\"} 15\n\
-                       ptrack_processor_consumer_lag{partition=\"2\"} 3\n\
-                       ptrack_processor_consumer_lag{partition=\"1\"} 99\n\
-                       ptrack_processor_consumer_lag_total 18\n# EOF\n";
+                       ptrack_processor_consumergroup_lag{topic=\"t\",group=\"g\",partition=\"0\"} 15\n\
+                       ptrack_processor_consumergroup_lag{topic=\"t\",group=\"g\",partition=\"2\"} 3\n\
+                       ptrack_processor_consumergroup_lag{topic=\"t\",group=\"g\",partition=\"1\"} 99\n\
+                       ptrack_processor_consumergroup_lag_sum{topic=\"t\",group=\"g\"} 18\n# EOF\n";
         let status = ProcessorStatus {
             group_id: "ptrack-processor".into(),
             topic: "user-tracking-events".into(),

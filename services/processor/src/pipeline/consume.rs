@@ -53,9 +53,17 @@ pub(super) async fn consume(
             bad,
             started,
         };
-        if batches.send(batch).await.is_err() {
-            return;
-        }
+        // Waiting for the writer (the database away) is backpressure, not a stall: keep
+        // beating so that /livez stays 200 and Kubernetes does not restart a process
+        // that would only wait again.
+        let permit = loop {
+            match timeout(Duration::from_secs(1), batches.reserve()).await {
+                Ok(Ok(permit)) => break permit,
+                Ok(Err(_closed)) => return,
+                Err(_waiting) => health.beat(),
+            }
+        };
+        permit.send(batch);
         // Progress: under steady traffic `next_batch` is never idle, and would never
         // report.
         health.healthy();

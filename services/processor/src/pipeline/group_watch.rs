@@ -10,7 +10,10 @@ use rdkafka::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{http::SharedStatus, metrics::Metrics};
+use crate::{
+    http::{SharedStatus, Status as ProcessorStatus},
+    metrics::Metrics,
+};
 
 /// Every 2 s, one look at the group's partitions for two purposes: the lag of ours
 /// (metrics and /status), and orphans. An orphan is a partition with messages waiting
@@ -73,15 +76,26 @@ fn report_lag(positions: &[Position], mine: &[i32], metrics: &Metrics, status: &
         .map(|&(partition, committed, high)| (partition, (high - committed).max(0)))
         .collect();
     lags.sort_unstable();
+    let ProcessorStatus {
+        topic, group_id, ..
+    } = status.get();
     metrics.lag.clear();
     for (partition, lag) in &lags {
         metrics
             .lag
-            .get_or_create(&vec![("partition", partition.to_string())])
+            .get_or_create(&vec![
+                ("topic", topic.clone()),
+                ("group", group_id.clone()),
+                ("partition", partition.to_string()),
+            ])
             .set(*lag);
     }
     let total = lags.iter().map(|(_, lag)| lag).sum();
-    metrics.lag_total.set(total);
+    metrics.lag_sum.clear();
+    metrics
+        .lag_sum
+        .get_or_create(&vec![("topic", topic), ("group", group_id)])
+        .set(total);
     status.update(|s| {
         s.partitions = lags.iter().map(|(p, _)| *p).collect();
         s.lag = total;
