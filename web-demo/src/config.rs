@@ -35,7 +35,11 @@ pub struct Config {
     /// needed when the collector has `COLLECTOR_WRITE_KEYS`. A write key is public by
     /// nature: every visitor's browser sends it; it tells sites apart and can be revoked
     /// or rate-limited per key. Unset (or empty): the pages send none.
-    #[arg(long = "web-demo-write-key", env = "WEB_DEMO_WRITE_KEY", value_name = "WEB_DEMO_WRITE_KEY")]
+    #[arg(
+        long = "web-demo-write-key",
+        env = "WEB_DEMO_WRITE_KEY",
+        value_name = "WEB_DEMO_WRITE_KEY"
+    )]
     pub write_key: Option<String>,
     #[command(flatten)]
     pub http: ptrack_http::Limits,

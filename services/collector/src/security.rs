@@ -34,8 +34,11 @@ pub struct SecurityConfig {
     pub write_keys: Vec<ptrack_common::config::Secret>,
     /// A file of write keys, one a line (`#` comments), re-read every 2 s: a key removed
     /// from it is revoked.
-    #[arg(long = "collector-write-keys-file", env = "COLLECTOR_WRITE_KEYS_FILE",
-          value_name = "COLLECTOR_WRITE_KEYS_FILE")]
+    #[arg(
+        long = "collector-write-keys-file",
+        env = "COLLECTOR_WRITE_KEYS_FILE",
+        value_name = "COLLECTOR_WRITE_KEYS_FILE"
+    )]
     pub write_keys_file: Option<PathBuf>,
     /// Requests a second allowed from one client address (token bucket; 0: no limit).
     #[arg(long = "collector-rate-limit-ip", env = "COLLECTOR_RATE_LIMIT_IP",
