@@ -239,6 +239,22 @@ async fn up_status_down_up_clean_on_docker() {
     );
     assert!(logs.lines().all(|l| l.starts_with("processor-")), "{logs}");
 
+    // The Engine's own line times: `-t` puts each before its line (RFC 3339), and
+    // `--since` filters on them: a time to come leaves nothing.
+    let stamped = stack.ok(&["logs", "processor", "--since", "1h", "-t", "--tail", "2"]);
+    assert!(!stamped.is_empty(), "no lines within the hour");
+    for line in stamped.lines() {
+        let rest = line.split_once(" | ").expect("a replica column").1;
+        let time = rest.split_whitespace().next().unwrap_or_default();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(time).is_ok(),
+            "no time before {line:?}"
+        );
+    }
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let none = stack.ok(&["logs", "processor", "--since", &later]);
+    assert!(none.trim().is_empty(), "lines from the future: {none}");
+
     // Up again is harmless: the same containers keep running.
     let containers = stack.docker_objects("container");
     let again = stack.ptrack(&["up"]);
