@@ -750,7 +750,10 @@ fn workloads_follow_the_kubernetes_conventions() {
         let annotations = meta.annotations.clone().unwrap_or_default();
         let metrics = matches!(
             service.name,
-            ServiceName::Collector | ServiceName::Processor | ServiceName::EventsApi
+            ServiceName::Collector
+                | ServiceName::Processor
+                | ServiceName::EventsApi
+                | ServiceName::WebDemo
         );
         if metrics {
             assert_eq!(annotations["prometheus.io/scrape"], "true", "{name}");

@@ -10,6 +10,9 @@
 //! - [`catalogue`]: the shop's pages and their tracked components.
 //! - [`pages`]: the HTML pages and the embedded static files.
 //! - [`proxy`]: `GET /api/events` and `GET /api/stats`, forwarded to the events API.
+//!
+//! `/metrics` serves `ptrack_web_demo_http_request_duration_seconds` by route and status,
+//! as every service of the stack does.
 
 pub mod catalogue;
 pub mod config;
@@ -21,6 +24,8 @@ use std::{future::Future, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{Router, routing::get};
 pub use config::Config;
+use prometheus_client::registry::Registry;
+use ptrack_http::metrics::{HttpMetrics, metrics_handler};
 use tokio::net::TcpListener;
 
 /// What every handler shares: cheap to clone.
@@ -42,7 +47,12 @@ pub fn app(config: Config) -> Router {
         config: Arc::new(config),
         http,
     };
-    Router::new()
+    let mut registry = Registry::with_prefix("ptrack_web_demo");
+    let http_metrics = HttpMetrics::register(&mut registry);
+    let metrics = Router::new()
+        .route("/metrics", get(metrics_handler))
+        .with_state(Arc::new(registry));
+    let app = Router::new()
         .merge(pages::router())
         .merge(proxy::router())
         .route("/health", get(|| async { "ok" }))
@@ -51,6 +61,8 @@ pub fn app(config: Config) -> Router {
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .with_state(state)
+        .merge(metrics);
+    http_metrics.layer(app)
 }
 
 /// Serves until `shutdown` resolves.

@@ -182,3 +182,34 @@ async fn the_pages_hand_the_write_key_to_the_tracker() {
     assert!(tracker.contains("h['X-Ptrack-Key'] = cfg.writeKey"));
     assert!(tracker.contains("'?key=' + encodeURIComponent(cfg.writeKey)"));
 }
+
+#[tokio::test]
+async fn metrics_time_each_request_by_route_template_and_status_in_openmetrics() {
+    let app = demo();
+    for _ in 0..2 {
+        assert_eq!(get(&app, "/analytics", &[]).await.0, StatusCode::OK);
+    }
+    assert_eq!(get(&app, "/nope-123", &[]).await.0, StatusCode::NOT_FOUND);
+    let (status, headers, text) = get(&app, "/metrics", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CONTENT_TYPE],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(
+        text.contains(
+            "ptrack_web_demo_http_request_duration_seconds_count\
+             {method=\"GET\",route=\"/analytics\",status=\"200\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE ptrack_web_demo_http_request_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("nope-123"),
+        "a raw path became a label: {text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+}

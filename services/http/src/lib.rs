@@ -18,7 +18,10 @@
 //! It depends on nothing of the pipeline, so the web demo (which depends on no crate of
 //! the pipeline: like a customer's site, its contract is `POST /track`) uses it as well.
 //!
-//! Layout: this file only; the body deadline is [`DeadlineBody`].
+//! Layout: this file (the server; the body deadline is [`DeadlineBody`]) and [`metrics`]
+//! (`/metrics` in OpenMetrics and the request-duration histogram every service has).
+
+pub mod metrics;
 
 use std::{
     future::Future,
