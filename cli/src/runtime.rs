@@ -29,8 +29,8 @@ use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
 pub use self::observer::Observer;
+use crate::stack::{Bind, Probe, Scale, ServiceName, Stack};
 pub use crate::stack::{Endpoint, Endpoints};
-use crate::stack::{Probe, Scale, ServiceName, Stack};
 
 /// The runtimes `ptrack up --runtime` accepts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -77,6 +77,9 @@ pub struct State {
     /// Off by default: faster, but an OS crash or power loss can lose or corrupt data.
     #[serde(default)]
     pub durable: bool,
+    /// `up --bind` / `--stores-bind`: where the ports are opened (loopback by default).
+    #[serde(default)]
+    pub bind: Bind,
 }
 
 impl State {
@@ -127,7 +130,9 @@ impl State {
             .iter()
             .map(|(&service, &replicas)| Scale { service, replicas })
             .collect();
-        Stack::new(self.partitions, &scale, self.port_offset)
+        let mut stack = Stack::new(self.partitions, &scale, self.port_offset)?;
+        stack.bind = self.bind;
+        Ok(stack)
     }
 }
 
@@ -497,6 +502,7 @@ mod tests {
             external_database_url: None,
             secure: false,
             durable: false,
+            bind: Default::default(),
         };
         state.save(dir.path()).unwrap();
         let loaded = State::load(dir.path()).unwrap().unwrap();

@@ -6,7 +6,12 @@
 //! ([`Stack::replicas`]), resolve a `ptrack logs` selector ([`Stack::select`]) and say
 //! where things are reached from this machine ([`Endpoints`], and its listing for `up`).
 
-use std::{collections::BTreeMap, fmt, net::SocketAddr, str::FromStr};
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    str::FromStr,
+};
 
 use anyhow::{Result, bail};
 use ptrack_common::config::redact_url;
@@ -79,6 +84,79 @@ impl FromStr for ServiceName {
             ),
         }
     }
+}
+
+/// Where the stack's ports are opened on this machine: `ptrack up --bind` for the HTTP
+/// services, `--stores-bind` for PostgreSQL and the broker. Both are loopback unless
+/// asked: the broker has no authentication, and PostgreSQL holds every event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    pub services: IpAddr,
+    pub stores: IpAddr,
+}
+
+impl Default for Bind {
+    fn default() -> Self {
+        Self {
+            services: Self::LOOPBACK,
+            stores: Self::LOOPBACK,
+        }
+    }
+}
+
+impl Bind {
+    pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    /// The address the ports of `service` are opened on.
+    pub fn of(&self, service: ServiceName) -> IpAddr {
+        match service {
+            ServiceName::Broker | ServiceName::Postgres => self.stores,
+            _ => self.services,
+        }
+    }
+
+    /// Whether a port of the stack is open to other machines.
+    pub fn is_exposed(&self) -> bool {
+        !self.services.is_loopback() || !self.stores.is_loopback()
+    }
+}
+
+/// Where a client on this machine connects to a port opened on `ip`: `ip` itself, or
+/// loopback for the unspecified address (`0.0.0.0`, `::`: every interface).
+pub fn reach(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    }
+}
+
+/// Where *other machines* reach a port opened on `ip`: `ip` itself, or for the
+/// unspecified address the address of the interface that routes to the internet (what
+/// the broker advertises, what a remote browser posts to). The machine's host name is not
+/// used: Debian maps it to 127.0.1.1 or 127.0.0.1.
+pub fn advertised(ip: IpAddr) -> Result<IpAddr> {
+    if !ip.is_unspecified() {
+        return Ok(ip);
+    }
+    // Connecting a UDP socket only picks the route: nothing is sent.
+    let (bind, probe): (SocketAddr, SocketAddr) = match ip {
+        IpAddr::V4(_) => (([0, 0, 0, 0], 0).into(), ([198, 51, 100, 1], 9).into()),
+        IpAddr::V6(_) => (
+            (Ipv6Addr::UNSPECIFIED, 0).into(),
+            ("2001:db8::1".parse::<Ipv6Addr>().expect("an address"), 9).into(),
+        ),
+    };
+    let routed = std::net::UdpSocket::bind(bind)
+        .and_then(|socket| socket.connect(probe).and_then(|()| socket.local_addr()))
+        .map(|addr| addr.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified() && !ip.is_loopback());
+    routed.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{ip} opens the ports on every interface, but this machine has no route out to              tell other machines an address: bind a specific address instead"
+        )
+    })
 }
 
 /// Every HTTP service's readiness: it works and its dependencies (broker, database)
@@ -158,6 +236,8 @@ pub struct Stack {
     /// Added to every default host port, so that two stacks (or a test and a developer's
     /// stack) can run side by side.
     pub port_offset: u16,
+    /// Where the ports are opened on this machine (local runtime, docker).
+    pub bind: Bind,
 }
 
 /// `--scale processor=3`: a service and its number of replicas.
@@ -218,6 +298,7 @@ impl Stack {
             services,
             partitions,
             port_offset,
+            bind: Bind::default(),
         })
     }
 
@@ -234,6 +315,12 @@ impl Stack {
     pub fn host_port(&self, name: ServiceName, replica: u32) -> u16 {
         // At most MAX_REPLICAS replicas and an offset of 50_000 keep this below 65536.
         self.service(name).port + self.port_offset + 10 * replica as u16
+    }
+
+    /// Where a client on this machine reaches replica `replica` of `name` (see
+    /// [`Replica::local_addr`]).
+    pub fn local_addr(&self, name: ServiceName, replica: u32) -> SocketAddr {
+        SocketAddr::new(reach(self.bind.of(name)), self.host_port(name, replica))
     }
 
     /// A warning when there are more processor replicas than partitions.
@@ -316,19 +403,30 @@ impl Stack {
 
     /// Where the visitor's *browser* posts the demo's events: the first collector at its
     /// host port on 127.0.0.1, which is where the local runtime listens, where docker
-    /// publishes it, and where `kubectl port-forward` (as `up` lists it) puts it.
+    /// publishes it, and where `kubectl port-forward` (as `up` lists it) puts it; or, with
+    /// `up --bind`, at the address other machines reach it on.
     pub fn browser_collector_url(&self) -> String {
-        format!(
-            "http://127.0.0.1:{}",
-            self.host_port(ServiceName::Collector, 0)
-        )
+        let port = self.host_port(ServiceName::Collector, 0);
+        format!("http://{}", SocketAddr::new(self.public_host(), port))
     }
 
-    /// The web demo's origins as a browser on this machine has them (`localhost` and
-    /// `127.0.0.1`, at the demo's host port): the collector's `CORS_ALLOWED_ORIGINS`.
+    /// The web demo's origins as a browser has them (`localhost` and `127.0.0.1` at the
+    /// demo's host port, and the address other machines use with `up --bind`): the
+    /// collector's `CORS_ALLOWED_ORIGINS`.
     pub fn web_demo_origins(&self) -> String {
         let port = self.host_port(ServiceName::WebDemo, 0);
-        format!("http://localhost:{port},http://127.0.0.1:{port}")
+        let mut origins = format!("http://localhost:{port},http://127.0.0.1:{port}");
+        let public = self.public_host();
+        if !public.is_loopback() {
+            origins.push_str(&format!(",http://{}", SocketAddr::new(public, port)));
+        }
+        origins
+    }
+
+    /// The address browsers reach the HTTP services at: loopback unless `up --bind`.
+    fn public_host(&self) -> IpAddr {
+        let bind = self.bind.services;
+        advertised(bind).unwrap_or_else(|_| reach(bind))
     }
 
     /// Replica names as `status` and `logs` show them: `collector`, or `processor-1`,
@@ -347,6 +445,7 @@ impl Stack {
                 index,
                 name: replica,
                 host_port: self.host_port(name, index),
+                bind: self.bind.of(name),
             })
             .collect()
     }
@@ -390,14 +489,22 @@ pub struct Replica {
     pub index: u32,
     /// `collector`, or `processor-1`, `processor-2`... when there are several.
     pub name: String,
-    /// Where the local runtime listens, and where docker publishes it (on 127.0.0.1).
+    /// Where the local runtime listens, and where docker publishes it (on `bind`).
     pub host_port: u16,
+    /// The address the host port is opened on (127.0.0.1 unless `up --bind`).
+    pub bind: IpAddr,
 }
 
 impl Replica {
-    /// `127.0.0.1:<host port>`.
+    /// Where the local runtime listens, and docker publishes: `<bind>:<host port>`.
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.host_port)
+    }
+
+    /// Where a client on this machine connects: `127.0.0.1:<host port>` unless bound to
+    /// another address.
     pub fn local_addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.host_port))
+        SocketAddr::new(reach(self.bind), self.host_port)
     }
 }
 
@@ -584,6 +691,14 @@ pub fn in_network_url(name: ServiceName) -> String {
 }
 
 /// `postgres://ptrack:PASSWORD@HOST:PORT/ptrack`.
+/// `ip` as the host part of a URL (an IPv6 address in brackets).
+pub fn url_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
 pub fn database_url(host: &str, port: u16, password: &str) -> String {
     format!("postgres://{DB_USER}:{password}@{host}:{port}/{DB_NAME}")
 }
@@ -1048,5 +1163,42 @@ mod tests {
         let nothing = Endpoints::unreachable();
         assert!(nothing.listing().is_empty());
         assert!(nothing.broker.is_none() && nothing.database_url.is_none());
+    }
+
+    #[test]
+    fn bind_opens_the_ports_elsewhere_and_clients_here_still_reach_them() {
+        let any: IpAddr = "0.0.0.0".parse().unwrap();
+        let lan: IpAddr = "192.0.2.10".parse().unwrap();
+        assert_eq!(reach(any), Bind::LOOPBACK);
+        assert_eq!(
+            reach("::".parse().unwrap()),
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        );
+        assert_eq!(reach(lan), lan);
+        assert_eq!(advertised(lan).unwrap(), lan);
+        assert!(!Bind::default().is_exposed());
+
+        let stack = Stack {
+            bind: Bind {
+                services: lan,
+                stores: any,
+            },
+            ..Stack::default()
+        };
+        assert!(stack.bind.is_exposed());
+        let collector = &stack.replicas_of(ServiceName::Collector)[0];
+        assert_eq!(collector.listen_addr().to_string(), "192.0.2.10:8000");
+        assert_eq!(collector.local_addr().to_string(), "192.0.2.10:8000");
+        let broker = &stack.replicas_of(ServiceName::Broker)[0];
+        assert_eq!(broker.listen_addr().to_string(), "0.0.0.0:9092");
+        assert_eq!(broker.local_addr().to_string(), "127.0.0.1:9092");
+        assert_eq!(stack.browser_collector_url(), "http://192.0.2.10:8000");
+        assert_eq!(
+            stack.web_demo_origins(),
+            "http://localhost:3000,http://127.0.0.1:3000,http://192.0.2.10:3000"
+        );
+        let env = stack.env(ServiceName::Collector, collector.listen_addr(), &wiring());
+        assert_eq!(env["COLLECTOR_ADDR"], "192.0.2.10:8000");
+        assert_eq!(url_host("::1".parse().unwrap()), "[::1]");
     }
 }

@@ -1,6 +1,6 @@
 //! compose.yaml runs the same stack as `ptrack up --runtime docker --secure`: the same
 //! services, images, environment, health checks, restart policy, published ports (on
-//! 127.0.0.1), volumes and start order, all computed from the stack description
+//! 127.0.0.1 unless PTRACK_BIND / PTRACK_STORES_BIND), volumes and start order, all computed from the stack description
 //! (`ptrack::stack`) by the docker runtime's own functions. Change cli/src/stack.rs or
 //! compose.yaml alone and this fails. Its credentials are compose variables from the
 //! `.env` that `scripts/gen-credentials` writes, never fixed values.
@@ -35,6 +35,34 @@ fn compose() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../compose.yaml");
     let text = std::fs::read_to_string(path).expect("compose.yaml at the workspace root");
     serde_yaml::from_str(&text).expect("compose.yaml is YAML")
+}
+
+/// `text` as compose reads it with none of the optional variables set: `${VAR:-default}`
+/// becomes `default` (`${VAR:?message}`, a required one, stays).
+fn interpolated(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = start + rest[start..].find('}').expect("a closed ${...}");
+        let inner = &rest[start + 2..end];
+        match inner.split_once(":-") {
+            Some((_, default)) => out.push_str(default),
+            None => out.push_str(&rest[start..=end]),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn interpolation_takes_defaults_and_keeps_required_variables() {
+    assert_eq!(
+        interpolated("PLAINTEXT://broker:9092,HOST://${PTRACK_STORES_BIND:-127.0.0.1}:9092"),
+        "PLAINTEXT://broker:9092,HOST://127.0.0.1:9092"
+    );
+    assert_eq!(interpolated("${A:?set A}/${B:-b}"), "${A:?set A}/b");
 }
 
 /// A scalar as compose reads it: `"3"`, `3` and `true` are all strings to it.
@@ -109,7 +137,7 @@ fn each_service_agrees_with_the_docker_runtime() {
             .as_mapping()
             .unwrap_or_else(|| panic!("{name}: environment as a mapping"))
             .iter()
-            .map(|(k, v)| (scalar(k), scalar(v)))
+            .map(|(k, v)| (scalar(k), interpolated(&scalar(v))))
             .collect();
         assert_eq!(
             env,
@@ -144,16 +172,25 @@ fn each_service_agrees_with_the_docker_runtime() {
         } else {
             strings(&entry["ports"])
         };
+        // Loopback unless the user sets the variable that `ptrack up --bind` (the HTTP
+        // services) or `--stores-bind` (PostgreSQL and the broker) mirror.
+        let variable = match service.name {
+            ServiceName::Broker | ServiceName::Postgres => "PTRACK_STORES_BIND",
+            _ => "PTRACK_BIND",
+        };
         let expected: Vec<String> = if docker::published(service.name) {
             vec![format!(
-                "127.0.0.1:{}:{}",
+                "${{{variable}:-127.0.0.1}}:{}:{}",
                 stack.host_port(service.name, 0),
                 docker::published_container_port(service)
             )]
         } else {
             vec![]
         };
-        assert_eq!(ports, expected, "{name}: published on 127.0.0.1 only");
+        assert_eq!(
+            ports, expected,
+            "{name}: published on 127.0.0.1 unless asked"
+        );
         assert_eq!(
             scalar(&entry["restart"]),
             format!("on-failure:{}", docker::RESTART_RETRIES),

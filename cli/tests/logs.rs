@@ -64,6 +64,7 @@ fn stack(dir: &Path) -> PathBuf {
         external_database_url: None,
         secure: false,
         durable: false,
+        bind: Default::default(),
     };
     state.save(dir).unwrap();
     std::fs::create_dir_all(dir.join("logs")).unwrap();

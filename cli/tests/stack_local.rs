@@ -639,3 +639,145 @@ fn missing_service_binaries_say_how_to_build_them() {
         "nothing was started"
     );
 }
+
+/// Whether something accepts TCP connections at `addr`.
+fn listening(addr: std::net::SocketAddr) -> bool {
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ports_are_opened_on_loopback_only_unless_asked() {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    common::build_services();
+    // This machine's address on the interface that routes out: what other machines reach.
+    let public = ptrack::stack::advertised(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        .expect("this test needs a non-loopback address with a route out");
+    let stack = Stack::new(4);
+    let offset = stack.offset.to_string();
+    let at = |ip: IpAddr, port: u16| SocketAddr::new(ip, port + stack.offset);
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    // By default every port is on loopback only: nothing answers on the public address.
+    stack.ok(&["up", "--port-offset", &offset]);
+    for port in [9092, 5432, 8000, 8001, 8002, 3000] {
+        assert!(listening(at(loopback, port)), "{port} on 127.0.0.1");
+        assert!(
+            !listening(at(public, port)),
+            "{port} is not open on {public}"
+        );
+    }
+    let moved = stack.ptrack(&["up", "--bind", "0.0.0.0"]);
+    assert!(
+        !moved.status.success(),
+        "the ports of a running stack do not move"
+    );
+    let said = String::from_utf8_lossy(&moved.stderr);
+    assert!(said.contains("ptrack down"), "{said}");
+    stack.ok(&["down"]);
+
+    // Asked: the HTTP services on every interface, PostgreSQL and the broker on the
+    // public address alone.
+    let public_text = public.to_string();
+    let out = stack.ok(&["up", "--bind", "0.0.0.0", "--stores-bind", &public_text]);
+    assert!(
+        out.contains("Open to other machines") && out.contains("no authentication"),
+        "up says what is exposed: {out}"
+    );
+    for port in [8000, 8001, 8002, 3000] {
+        assert!(listening(at(public, port)), "{port} open on {public}");
+        assert!(listening(at(loopback, port)), "{port} still on 127.0.0.1");
+    }
+    for port in [9092, 5432] {
+        assert!(listening(at(public, port)), "{port} open on {public}");
+        assert!(!listening(at(loopback, port)), "{port} only on {public}");
+    }
+
+    // PostgreSQL takes a login from the public address, with the generated password only.
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(stack.data.join("credentials.json")).unwrap())
+            .unwrap();
+    let password = saved["postgres_password"].as_str().unwrap();
+    let pg = at(public, 5432);
+    use sqlx::Connection as _;
+    assert!(
+        sqlx::PgConnection::connect(&format!("postgres://ptrack:wrong@{pg}/ptrack"))
+            .await
+            .is_err(),
+        "a wrong password is refused"
+    );
+    let mut db = sqlx::PgConnection::connect(&format!("postgres://ptrack:{password}@{pg}/ptrack"))
+        .await
+        .expect("a login over the public address");
+    let listen: String = sqlx::query_scalar("SHOW listen_addresses")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(listen, public_text);
+    db.close().await.unwrap();
+
+    // The broker tells clients the public address, not 127.0.0.1.
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", at(public, 9092).to_string())
+        .create()
+        .unwrap();
+    let metadata = tokio::task::block_in_place(|| {
+        consumer.fetch_metadata(Some("user-tracking-events"), Duration::from_secs(10))
+    })
+    .expect("metadata through the public address");
+    let brokers: Vec<String> = metadata
+        .brokers()
+        .iter()
+        .map(|b| format!("{}:{}", b.host(), b.port()))
+        .collect();
+    assert_eq!(brokers, [at(public, 9092).to_string()]);
+
+    // A browser elsewhere loads the demo from the public address and may post from it.
+    let client = reqwest::Client::new();
+    let origin = format!("http://{}", at(public, 3000));
+    let preflight = client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("http://{}/track", at(public, 8000)),
+        )
+        .header("Origin", &origin)
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some(origin.as_str()),
+        "the collector allows the demo's public origin"
+    );
+
+    // The whole pipeline works this way: every event sent is stored.
+    let track = format!("http://{}/track", at(public, 8000));
+    let api = format!("http://{}", at(public, 8001));
+    let load = stack.ptrack(&[
+        "load",
+        "--rps",
+        "50",
+        "--requests",
+        "50",
+        "--json",
+        "--verify",
+        "--verify-timeout",
+        "60s",
+        "--target",
+        &track,
+        "--events-api",
+        &api,
+    ]);
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let report: Value = serde_json::from_slice(&load.stdout).unwrap();
+    assert_eq!(report["verify"]["lost"], 0, "{report:#}");
+    assert_eq!(stack.status()["all_healthy"], true);
+}

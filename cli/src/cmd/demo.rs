@@ -200,6 +200,8 @@ async fn bring_up(args: &DemoArgs) -> Result<AnyRuntime> {
         // As the last `up` of this data folder left them.
         secure: None,
         durable: None,
+        bind: None,
+        stores_bind: None,
         data: args.data.clone(),
     })
     .await

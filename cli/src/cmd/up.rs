@@ -1,6 +1,6 @@
 //! `ptrack up`: start the whole stack, wait until it is ready, print where to reach it.
 
-use std::{process::ExitCode, time::Duration};
+use std::{net::IpAddr, process::ExitCode, time::Duration};
 
 use anyhow::{Result, bail};
 use clap::Args;
@@ -12,7 +12,7 @@ use crate::{
         AnyRuntime, Context, RunState, Runtime, RuntimeKind, State, UpOptions,
         credentials::Credentials,
     },
-    stack::Scale,
+    stack::{Bind, Scale},
 };
 
 #[derive(Debug, Args)]
@@ -24,10 +24,12 @@ Examples:
   ptrack up --port-offset 1000                beside another stack (collector on 9000)
   ptrack up --secure                          write key and token required, generated
   ptrack up --durable                         local: PostgreSQL and the broker fsync
+  ptrack up --secure --bind 0.0.0.0           collector, web demo... open to other machines
 
-The local runtime's PostgreSQL and broker listen on 127.0.0.1 only. Without --durable
-they do not fsync: what they commit survives a crash of any service, not an OS crash or
-power loss (which can also corrupt their files). A service gets only its own settings;
+Every port is opened on 127.0.0.1 only unless --bind (the HTTP services) or --stores-bind
+(PostgreSQL and the broker) say otherwise. Without --durable the local PostgreSQL and
+broker do not fsync: what they commit survives a crash of any service, not an OS crash
+or power loss (which can also corrupt their files). A service gets only its own settings;
 set PTRACK_<SERVICE>_<VAR> to give one service a variable (PTRACK_PROCESSOR_BATCH_SIZE=500).
 
 Running `up` again is harmless: what runs is left alone, and the runtime, partitions,
@@ -70,6 +72,16 @@ pub struct UpArgs {
     /// off. Takes effect when PostgreSQL and the broker start (`ptrack down` first).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub durable: Option<bool>,
+    /// Open the HTTP services' ports (collector, events-api, processor, web demo) on this
+    /// address instead of 127.0.0.1: 0.0.0.0 for every interface. Other machines can then
+    /// send events and read them: use it with --secure. Remembered. Local and docker.
+    #[arg(long, env = "PTRACK_BIND", value_name = "IP")]
+    pub bind: Option<IpAddr>,
+    /// Open PostgreSQL's and the broker's ports on this address instead of 127.0.0.1.
+    /// The broker has no authentication: anyone who reaches it reads and writes every
+    /// event. PostgreSQL wants its generated password. Remembered. Local and docker.
+    #[arg(long, env = "PTRACK_STORES_BIND", value_name = "IP")]
+    pub stores_bind: Option<IpAddr>,
     #[command(flatten)]
     pub data: DataDirArgs,
 }
@@ -146,8 +158,34 @@ pub async fn start(args: UpArgs) -> Result<AnyRuntime> {
         && still_running(&args.data.data_dir).await
     {
         eprintln!(
-            "note: PostgreSQL and the broker that run keep fsync {}: stop them with              `ptrack down` and run `ptrack up --durable={durable}` again to change it",
+            "note: PostgreSQL and the broker that run keep fsync {}: stop them with \
+             `ptrack down` and run `ptrack up --durable={durable}` again to change it",
             if durable { "off" } else { "on" }
+        );
+    }
+    let remembered = previous.as_ref().map(|p| p.bind).unwrap_or_default();
+    let bind = Bind {
+        services: args.bind.unwrap_or(remembered.services),
+        stores: args.stores_bind.unwrap_or(remembered.stores),
+    };
+    if runtime_kind == RuntimeKind::Kube && bind.is_exposed() {
+        bail!(
+            "--bind and --stores-bind are for the local and docker runtimes: on kube, the \
+             cluster's Services and Ingresses decide what is reachable"
+        );
+    }
+    for ip in [bind.services, bind.stores] {
+        // 0.0.0.0 needs an address to tell other machines (the broker advertises it).
+        crate::stack::advertised(ip)?;
+    }
+    if bind != remembered && still_running(&args.data.data_dir).await {
+        bail!(
+            "the stack runs with its ports on {} (stores on {}): stop it with `ptrack down` \
+             before opening them on {} (stores on {})",
+            remembered.services,
+            remembered.stores,
+            bind.services,
+            bind.stores
         );
     }
     let state = State {
@@ -161,6 +199,7 @@ pub async fn start(args: UpArgs) -> Result<AnyRuntime> {
         external_database_url: args.database_url.filter(|url| !url.trim().is_empty()),
         secure,
         durable,
+        bind,
     };
     let context = Context::new(args.data.data_dir.clone(), state.clone())?;
     std::fs::create_dir_all(&context.data_dir)?;
@@ -209,11 +248,27 @@ fn notes(state: &State, data_dir: &std::path::Path) -> String {
              export EVENTS_API_TOKEN=$(jq -r .events_api_token {file})\n  \
              curl -H \"Authorization: Bearer $EVENTS_API_TOKEN\" ...\n"
         ));
-    } else {
+    } else if state.bind.services.is_loopback() {
         out.push_str(
             "\nOpen: the collector accepts events without a write key and the events-api \
              answers without a token (fine on 127.0.0.1; `ptrack up --secure` requires both).\n",
         );
+    } else {
+        out.push_str(&format!(
+            "\nOpen to other machines: the collector accepts events without a write key and \
+             the events-api serves them without a token to anyone who reaches {}. `ptrack up \
+             --secure` requires both.\n",
+            state.bind.services
+        ));
+    }
+    if !state.bind.stores.is_loopback() {
+        out.push_str(&format!(
+            "PostgreSQL and the broker are open on {}: the broker has no authentication \
+             (anyone who reaches it reads and writes the events), PostgreSQL wants the \
+             generated password. `ptrack down`, then `ptrack up --stores-bind 127.0.0.1` to \
+             close them.\n",
+            state.bind.stores
+        ));
     }
     if state.runtime == RuntimeKind::Local {
         if state.durable {

@@ -45,7 +45,7 @@ use super::{
     Context, Endpoint, Endpoints, Health, Logs, LogsRequest, Observer, ReplicaStatus, RunState,
     Runtime, UpOptions, credentials::Credentials, probe_client, processor_status,
 };
-use crate::stack::{ServiceName, Wiring, database_url};
+use crate::stack::{ServiceName, Wiring, database_url, url_host};
 
 #[derive(Debug)]
 pub struct Docker {
@@ -201,18 +201,19 @@ impl Runtime for Docker {
         self.container_logs(request).await
     }
 
-    /// Everything is published on 127.0.0.1; the broker through its host listener,
-    /// which advertises `127.0.0.1:<host port>` (an image without it, like the tansu
-    /// stand-in, is not reachable there).
+    /// Everything is published on 127.0.0.1 (unless `up --bind`, `--stores-bind`); the
+    /// broker through its host listener, which advertises `127.0.0.1:<host port>` (an
+    /// image without it, like the tansu stand-in, is not reachable there).
     fn endpoints(&self) -> Endpoints {
         let stack = &self.context.stack;
         let wiring = self.wiring();
+        let postgres = stack.local_addr(ServiceName::Postgres, 0);
         let database = database_url(
-            "127.0.0.1",
-            stack.host_port(ServiceName::Postgres, 0),
+            &url_host(postgres.ip()),
+            postgres.port(),
             &wiring.database_password,
         );
-        let broker = format!("127.0.0.1:{}", stack.host_port(ServiceName::Broker, 0));
+        let broker = stack.local_addr(ServiceName::Broker, 0).to_string();
         Endpoints::on_host(stack, Some(broker), Some(database))
     }
 }

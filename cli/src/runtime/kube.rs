@@ -512,6 +512,7 @@ mod tests {
             external_database_url: None,
             secure: false,
             durable: false,
+            bind: Default::default(),
         };
         let context = Context::new(dir.join("data"), state).unwrap();
         Kube::with(context, kubectl, manifests)

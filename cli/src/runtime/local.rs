@@ -14,8 +14,9 @@
 //! This file holds what the parts share: the folders, the processes' names and pids,
 //! how the services are wired.
 //!
-//! The broker and PostgreSQL listen on 127.0.0.1 only, and PostgreSQL wants a generated
-//! password. Each service is started with only its own settings (see
+//! Every process listens on 127.0.0.1 unless `up --bind` (the HTTP services) or
+//! `--stores-bind` (the broker and PostgreSQL) open it elsewhere; PostgreSQL wants a
+//! generated password. Each service is started with only its own settings (see
 //! [`Local::service_env`]), not the whole environment of `ptrack up`.
 //!
 //! Without `--durable`, PostgreSQL runs with `fsync=off` and the broker's SQLite with
@@ -55,7 +56,7 @@ use super::{
     Context, Endpoint, Endpoints, Logs, LogsRequest, Observer, ReplicaStatus, Runtime, UpOptions,
     credentials::Credentials, remove_data_dir,
 };
-use crate::stack::{Replica, ServiceName, Wiring, database_url};
+use crate::stack::{Replica, ServiceName, Wiring, database_url, url_host};
 
 #[derive(Debug)]
 pub struct Local {
@@ -101,6 +102,7 @@ impl Local {
             self.context.stack.host_port(ServiceName::Postgres, 0),
         );
         cluster.durable = self.context.state.durable;
+        cluster.listen = self.context.stack.bind.stores;
         cluster.admin_password = secret(|c| &c.postgres_admin_password);
         cluster.user_password = secret(|c| &c.postgres_password);
         cluster
@@ -115,7 +117,7 @@ impl Local {
         self.context.state.external_database_url.as_deref()
     }
 
-    /// Every process, in start order; each listens on 127.0.0.1 at its host port.
+    /// Every process, in start order; each listens at its [`Replica::listen_addr`].
     fn replicas(&self) -> Vec<Replica> {
         self.context.stack.replicas()
     }
@@ -128,14 +130,11 @@ impl Local {
             .map(|c| c.postgres_password.expose().to_owned())
             .unwrap_or_default();
         Wiring {
-            kafka_brokers: format!("127.0.0.1:{}", stack.host_port(ServiceName::Broker, 0)),
+            kafka_brokers: stack.local_addr(ServiceName::Broker, 0).to_string(),
             database_url: self.external_database().map_or_else(
                 || {
-                    database_url(
-                        "127.0.0.1",
-                        stack.host_port(ServiceName::Postgres, 0),
-                        &password,
-                    )
+                    let addr = stack.local_addr(ServiceName::Postgres, 0);
+                    database_url(&url_host(addr.ip()), addr.port(), &password)
                 },
                 str::to_owned,
             ),
@@ -144,10 +143,7 @@ impl Local {
                 .filter(|_| self.context.state.secure)
                 .and_then(|c| c.service_credentials()),
             kafka_idempotence: false,
-            events_api_url: format!(
-                "http://127.0.0.1:{}",
-                stack.host_port(ServiceName::EventsApi, 0)
-            ),
+            events_api_url: format!("http://{}", stack.local_addr(ServiceName::EventsApi, 0)),
         }
     }
 
@@ -293,10 +289,7 @@ impl Runtime for Local {
             database_external: self.external_database().is_some(),
             ..Endpoints::on_host(
                 stack,
-                Some(format!(
-                    "127.0.0.1:{}",
-                    stack.host_port(ServiceName::Broker, 0)
-                )),
+                Some(stack.local_addr(ServiceName::Broker, 0).to_string()),
                 Some(self.wiring().database_url),
             )
         }
@@ -317,6 +310,7 @@ mod tests {
             external_database_url: external_database_url.map(str::to_owned),
             secure: false,
             durable: false,
+            bind: Default::default(),
         };
         Local::new(Context::new(dir.to_owned(), state).unwrap())
     }

@@ -5,6 +5,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
+    net::SocketAddr,
     time::Duration,
 };
 
@@ -35,7 +36,8 @@ pub const HEALTH_RETRIES: i64 = 60;
 pub const RESTART_RETRIES: i64 = 5;
 
 /// The broker's second listener, for clients on the host (kcat, `ptrack tui`): published
-/// on 127.0.0.1 at the broker's host port and advertised as `127.0.0.1:<host port>`, while
+/// on 127.0.0.1 at the broker's host port and advertised as `127.0.0.1:<host port>` (with
+/// `up --stores-bind`, on that address and advertised as other machines reach it), while
 /// the services keep `broker:9092` on the stack's network.
 pub const BROKER_HOST_LISTENER_PORT: u16 = 29092;
 
@@ -54,6 +56,14 @@ pub fn wiring(database_password: &str, credentials: Option<ServiceCredentials>) 
     }
 }
 
+/// What the broker's host listener advertises: `127.0.0.1:<host port>`, or where other
+/// machines reach it with `up --stores-bind`.
+fn broker_host_address(stack: &Stack) -> SocketAddr {
+    let bind = stack.bind.stores;
+    let host = crate::stack::advertised(bind).unwrap_or_else(|_| crate::stack::reach(bind));
+    SocketAddr::new(host, stack.host_port(ServiceName::Broker, 0))
+}
+
 /// The named volume of a stateful service and where it is mounted.
 pub fn volume(name: ServiceName) -> Option<(&'static str, &'static str)> {
     match name {
@@ -70,20 +80,22 @@ pub fn container_env(
     wiring: &Wiring,
 ) -> BTreeMap<String, String> {
     let port = stack.service(name).port;
-    let listen = std::net::SocketAddr::from(([0, 0, 0, 0], port));
+    let listen = SocketAddr::from(([0, 0, 0, 0], port));
     let mut env = stack.env(name, listen, wiring);
     if name == ServiceName::Broker {
         // Apache Kafka keeps its log on the volume (its default is under /tmp).
         env.insert("KAFKA_LOG_DIRS".into(), "/var/lib/kafka/data".into());
         // A second listener for the host (see BROKER_HOST_LISTENER_PORT).
-        let host_port = stack.host_port(ServiceName::Broker, 0);
         env.insert(
             "KAFKA_LISTENERS".into(),
             format!("PLAINTEXT://:9092,CONTROLLER://:9093,HOST://:{BROKER_HOST_LISTENER_PORT}"),
         );
         env.insert(
             "KAFKA_ADVERTISED_LISTENERS".into(),
-            format!("PLAINTEXT://broker:9092,HOST://127.0.0.1:{host_port}"),
+            format!(
+                "PLAINTEXT://broker:9092,HOST://{}",
+                broker_host_address(stack)
+            ),
         );
         env.insert(
             "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP".into(),
@@ -138,7 +150,8 @@ pub fn health_test(service: &Service) -> Vec<String> {
     }
 }
 
-/// Whether the service's port is published on the host (always on 127.0.0.1). All are:
+/// Whether the service's port is published on the host (on 127.0.0.1 unless `up --bind`
+/// or `--stores-bind`). All are:
 /// the broker through its host listener.
 pub fn published(_name: ServiceName) -> bool {
     true
@@ -198,7 +211,7 @@ pub fn container(
         host.port_bindings = Some(HashMap::from([(
             format!("{published_port}/tcp"),
             Some(vec![PortBinding {
-                host_ip: Some("127.0.0.1".into()),
+                host_ip: Some(replica.bind.to_string()),
                 host_port: Some(replica.host_port.to_string()),
             }]),
         )]));
@@ -296,5 +309,35 @@ mod tests {
                 Some(RESTART_RETRIES)
             );
         }
+    }
+
+    #[test]
+    fn bind_addresses_publish_elsewhere_and_the_broker_advertises_them() {
+        let mut stack = Stack::new(3, &[], 0).unwrap();
+        stack.bind = crate::stack::Bind {
+            services: "0.0.0.0".parse().unwrap(),
+            stores: "192.0.2.10".parse().unwrap(),
+        };
+        let wiring = wiring("generated", None);
+        for replica in stack.replicas() {
+            let body = container(&stack, &replica, "p", "net", None, &wiring);
+            let bindings = body.host_config.unwrap().port_bindings.unwrap();
+            let binding = &bindings.values().next().unwrap().as_ref().unwrap()[0];
+            let expected = match replica.service {
+                ServiceName::Broker | ServiceName::Postgres => "192.0.2.10",
+                _ => "0.0.0.0",
+            };
+            assert_eq!(
+                binding.host_ip.as_deref(),
+                Some(expected),
+                "{}",
+                replica.name
+            );
+        }
+        let env = container_env(&stack, ServiceName::Broker, &wiring);
+        assert_eq!(
+            env["KAFKA_ADVERTISED_LISTENERS"],
+            "PLAINTEXT://broker:9092,HOST://192.0.2.10:9092"
+        );
     }
 }

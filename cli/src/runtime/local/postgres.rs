@@ -1,6 +1,6 @@
 //! The local runtime's private PostgreSQL: a cluster made with `initdb` under the data
-//! folder, started with `pg_ctl`, listening on 127.0.0.1 only, with the `ptrack` role and
-//! database. Logins over TCP need a password (scram-sha-256): the superuser's and the
+//! folder, started with `pg_ctl`, listening on 127.0.0.1 only (unless `ptrack up
+//! --stores-bind`), with the `ptrack` role and database. Logins over TCP need a password (scram-sha-256): the superuser's and the
 //! `ptrack` role's are generated at the first `up` (`runtime::credentials`). A cluster
 //! made by an older ptrack (trust logins) keeps working: the role's password is set at
 //! every start.
@@ -12,6 +12,7 @@
 //! `postgres` user (created if missing) and its commands run through `runuser`.
 
 use std::{
+    net::{IpAddr, Ipv4Addr},
     path::{Path, PathBuf},
     process::Command,
     time::{Duration, SystemTime},
@@ -25,6 +26,8 @@ use crate::stack::{DB_NAME, DB_USER};
 
 /// The unprivileged user that owns the cluster when `ptrack` runs as root.
 const OS_USER: &str = "postgres";
+/// The `pg_hba.conf` line for logins from other machines (see `allow_remote_logins`).
+const REMOTE_LOGINS: &str = "host all all all scram-sha-256";
 
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -36,6 +39,8 @@ pub struct Cluster {
     run_as: Option<&'static str>,
     /// fsync on (`ptrack up --durable`).
     pub durable: bool,
+    /// The address it listens on: 127.0.0.1 unless `ptrack up --stores-bind`.
+    pub listen: IpAddr,
     /// The superuser's password, set by initdb.
     pub admin_password: String,
     /// The `ptrack` role's password.
@@ -50,6 +55,7 @@ impl Cluster {
             port,
             run_as: process::is_root().then_some(OS_USER),
             durable: false,
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
             admin_password: String::new(),
             user_password: String::new(),
         }
@@ -57,11 +63,11 @@ impl Cluster {
 
     /// The options `postgres` runs with.
     pub fn server_options(&self) -> String {
-        // No Unix socket: the cluster is reached over TCP on 127.0.0.1 only, and a socket
-        // path under a deep data folder can exceed the 107-byte limit.
+        // No Unix socket: the cluster is reached over TCP only, and a socket path under a
+        // deep data folder can exceed the 107-byte limit.
         let mut options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
-            self.port
+            "-p {} -c listen_addresses={} -c unix_socket_directories=''",
+            self.port, self.listen
         );
         if !self.durable {
             options.push_str(" -c fsync=off");
@@ -148,6 +154,9 @@ impl Cluster {
                 .with_context(|| format!("creating {}", self.log.display()))?;
         }
         self.give_to_user(&self.log)?;
+        if !self.listen.is_loopback() {
+            self.allow_remote_logins()?;
+        }
         let options = self.server_options();
         let output = self
             .command(&bin.join("pg_ctl"))
@@ -170,12 +179,35 @@ impl Cluster {
         Ok(())
     }
 
+    /// Lets clients from other machines log in with a password (scram-sha-256), as initdb
+    /// allows only loopback ones: for `ptrack up --stores-bind`. Once added the line stays;
+    /// `listen_addresses` decides what is reachable.
+    fn allow_remote_logins(&self) -> Result<()> {
+        let path = self.dir.join("pg_hba.conf");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if text.lines().any(|line| line.trim() == REMOTE_LOGINS) {
+            return Ok(());
+        }
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        writeln!(
+            file,
+            "\n# ptrack up --stores-bind: other machines, with the password\n{REMOTE_LOGINS}"
+        )?;
+        Ok(())
+    }
+
     /// Creates the `ptrack` role and database if missing and sets the role's password.
     /// Fails while PostgreSQL is still starting, so it doubles as the readiness check.
     pub async fn ensure_database(&self) -> Result<()> {
         let url = format!(
-            "postgres://postgres:{}@127.0.0.1:{}/postgres",
-            self.admin_password, self.port
+            "postgres://postgres:{}@{}/postgres",
+            self.admin_password,
+            std::net::SocketAddr::new(crate::stack::reach(self.listen), self.port)
         );
         let mut admin = tokio::time::timeout(Duration::from_secs(3), PgConnection::connect(&url))
             .await

@@ -246,17 +246,7 @@ impl Local {
         let program = &programs[&replica.service];
         let (args, stack_env) = match replica.service {
             ServiceName::Broker => (
-                vec![
-                    "broker".to_owned(),
-                    "--addr".to_owned(),
-                    replica.local_addr().to_string(),
-                    "--data".to_owned(),
-                    self.data()
-                        .join("broker")
-                        .join("broker.db")
-                        .display()
-                        .to_string(),
-                ],
+                broker_args(replica, &self.data().join("broker").join("broker.db"))?,
                 // Read by the vendored tansu-storage (PTRACK-PATCH.md): `full` fsyncs
                 // every commit.
                 BTreeMap::from([(
@@ -273,7 +263,7 @@ impl Local {
                 Vec::new(),
                 self.context
                     .stack
-                    .env(service, replica.local_addr(), &self.wiring()),
+                    .env(service, replica.listen_addr(), &self.wiring()),
             ),
         };
         let env = super::process_env(replica.service, stack_env, std::env::vars());
@@ -359,6 +349,26 @@ impl Local {
 }
 
 /// Fails when another program holds `replica`'s port.
+/// `ptrack broker`'s arguments for `replica`, keeping its data in `db`. Opened on every
+/// interface (`--stores-bind 0.0.0.0`), it advertises the address other machines reach
+/// it at; clients here bootstrap through 127.0.0.1 and then use that address too.
+fn broker_args(replica: &Replica, db: &std::path::Path) -> Result<Vec<String>> {
+    let listen = replica.listen_addr();
+    let mut args = vec![
+        "broker".to_owned(),
+        "--addr".to_owned(),
+        listen.to_string(),
+        "--data".to_owned(),
+        db.display().to_string(),
+    ];
+    if listen.ip().is_unspecified() {
+        let public = crate::stack::advertised(listen.ip())?;
+        args.push("--advertise".to_owned());
+        args.push(std::net::SocketAddr::new(public, listen.port()).to_string());
+    }
+    Ok(args)
+}
+
 async fn port_free(replica: &Replica) -> Result<()> {
     let taken = tokio::time::timeout(
         Duration::from_millis(500),
