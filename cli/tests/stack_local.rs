@@ -127,6 +127,14 @@ async fn up_status_down_up_clean() {
         "{out}"
     );
     assert!(out.contains("Open:") && out.contains("--secure"), "{out}");
+    // The collector says it loudly at start, as a WARN line of its log.
+    let collector_log = std::fs::read_to_string(stack.data.join("logs/collector.log")).unwrap();
+    assert!(
+        collector_log.lines().any(|line| line.contains("WARN")
+            && line.contains("no write keys configured")
+            && line.contains("accepts events from anyone")),
+        "{collector_log}"
+    );
     assert!(out.contains("postgres://ptrack:***@127.0.0.1:"), "{out}");
 
     let status = stack.status();
@@ -349,6 +357,11 @@ async fn secure_durable_stack_with_private_settings_and_a_killed_service() {
         "{printed}"
     );
     assert!(printed.contains("Durable"), "{printed}");
+    let collector_log = std::fs::read_to_string(stack.data.join("logs/collector.log")).unwrap();
+    assert!(
+        !collector_log.contains("no write keys configured"),
+        "keys are set: no warning: {collector_log}"
+    );
 
     // The credentials: generated, private, never printed.
     let file = stack.data.join("credentials.json");
@@ -779,5 +792,99 @@ async fn ports_are_opened_on_loopback_only_unless_asked() {
     );
     let report: Value = serde_json::from_slice(&load.stdout).unwrap();
     assert_eq!(report["verify"]["lost"], 0, "{report:#}");
+    assert_eq!(stack.status()["all_healthy"], true);
+}
+
+/// The user story: `ptrack load --verify` runs, the broker is killed with -9,
+/// `ptrack up` brings it back. The collector answers 503 with `Retry-After` at once for the
+/// whole outage (no request waits for the client's timeout), accepts again once the broker
+/// is back, and every accepted event is stored exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_killed_under_load_gets_503s_at_once_and_loses_nothing() {
+    common::build_services();
+    let stack = Stack::new(5);
+    let offset = stack.offset.to_string();
+    stack.ok(&["up", "--port-offset", &offset]);
+    let track = format!("{}/track", stack.url(8000));
+    let api = stack.url(8001);
+
+    let mut load = common::ptrack();
+    load.env("PTRACK_DATA_DIR", &stack.data)
+        .args([
+            "load",
+            "--rps",
+            "300",
+            "--duration",
+            "25s",
+            "--json",
+            "--verify",
+            "--verify-timeout",
+            "120s",
+            "--target",
+            &track,
+            "--events-api",
+            &api,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let load = load.spawn().unwrap();
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let broker = pid_of(&stack.status(), "broker");
+    let killed = Command::new("kill")
+        .args(["-9", &broker.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Down for 7 s, then back as a user brings it: `ptrack up` starts what is not running.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert!(!alive(broker));
+    stack.ok(&["up"]);
+
+    let output = tokio::task::spawn_blocking(move || load.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("load --json printed a report ({err}): {stderr}"));
+    let summary = format!(
+        "statuses {}, errors {}, latency {}, verify {}",
+        report["statuses"], report["errors"], report["latency_ms"], report["verify"]
+    );
+    eprintln!("load through the outage: {summary}");
+
+    // Every answer came within the collector's produce timeout (5 s) and some margin: no
+    // request hit the client's 10 s timeout.
+    assert!(
+        report["errors"].get("timeout").is_none(),
+        "no request timed out: {summary}"
+    );
+    let max = report["latency_ms"]["uncorrected"]["max"].as_f64().unwrap();
+    assert!(max < 6_500.0, "every answer within 6.5 s: {summary}");
+    let p99 = report["latency_ms"]["uncorrected"]["p99"].as_f64().unwrap();
+    assert!(
+        p99 < 2_000.0,
+        "answering quickly through the outage: {summary}"
+    );
+    // The outage was answered with 503s, quickly and with the time to come back.
+    let refused = report["statuses"]["503"].as_u64().unwrap_or(0);
+    assert!(refused > 100, "503s while the broker was down: {summary}");
+    let accepted = report["statuses"]["200"].as_u64().unwrap_or(0);
+    assert!(accepted > 2_000, "accepted before and after: {summary}");
+    // Accepting again once it was back: the last 5 s of the run had no failed request.
+    let timeline = report["timeline"].as_array().unwrap();
+    let duration = report["duration_s"].as_f64().unwrap();
+    let tail_errors: u64 = timeline
+        .iter()
+        .filter(|p| p["t"].as_f64().unwrap() > duration - 5.0)
+        .map(|p| p["errors"].as_u64().unwrap())
+        .sum();
+    assert_eq!(tail_errors, 0, "accepting again at the end: {summary}");
+    // Nothing accepted was lost or stored twice. (`load` exits 1 for failed requests.)
+    let verify = &report["verify"];
+    assert!(verify["expected"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(verify["lost"], 0, "{summary}");
+    assert_eq!(verify["duplicated"], 0, "{summary}");
     assert_eq!(stack.status()["all_healthy"], true);
 }

@@ -34,7 +34,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     Config,
-    producer::EventProducer,
+    producer::{EventProducer, ProduceError},
     security::{KeyError, RateLimits, WriteKeys},
 };
 
@@ -217,6 +217,24 @@ fn retry_after_secs(wait: Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
+/// What the client hears when the broker did not take a batch: 413 for a message the
+/// broker finds too large (the edge check uses `KAFKA_MAX_MESSAGE_BYTES`, which may be
+/// set above the broker's own limit), 503 with `Retry-After` for what can pass later, 500
+/// for the rest. The broker's own words stay in the log.
+impl From<ProduceError> for ApiError {
+    fn from(err: ProduceError) -> Self {
+        if err.is_too_large() {
+            Self::TooLarge(
+                "an event is larger than the event broker accepts; send smaller events".into(),
+            )
+        } else if err.is_transient() {
+            Self::Unavailable
+        } else {
+            Self::Refused
+        }
+    }
+}
+
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
@@ -357,15 +375,7 @@ async fn handle_track(
         let started = Instant::now();
         state.producer.send_all(messages).await.map_err(|err| {
             tracing::warn!(%err, events = accepted, "batch not stored");
-            if err.is_too_large() {
-                ApiError::TooLarge(
-                    "an event is larger than the event broker accepts; send smaller events".into(),
-                )
-            } else if err.is_transient() {
-                ApiError::Unavailable
-            } else {
-                ApiError::Refused
-            }
+            ApiError::from(err)
         })?;
         state
             .metrics
@@ -514,5 +524,62 @@ async fn ready(State(state): State<AppState>) -> Response {
             Json(HealthBody::with_reason(HealthState::NotReady, reason)),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::{error::KafkaError, types::RDKafkaErrorCode};
+
+    use super::*;
+
+    async fn answer(err: ProduceError) -> (StatusCode, Option<String>, String) {
+        let response = ApiError::from(err).into_response();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        (
+            status,
+            retry_after,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_message_the_broker_finds_too_large_is_a_413_not_a_500() {
+        for code in [
+            RDKafkaErrorCode::MessageSizeTooLarge,
+            RDKafkaErrorCode::InvalidMessageSize,
+        ] {
+            let (status, retry_after, body) =
+                answer(ProduceError::from(KafkaError::MessageProduction(code))).await;
+            assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{code:?}");
+            assert_eq!(retry_after, None, "retrying the same event cannot help");
+            assert!(body.contains("send smaller events"), "{body}");
+            assert!(!body.contains("Broker"), "no broker text: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_broker_away_is_a_503_with_retry_after_and_other_refusals_a_500() {
+        let (status, retry_after, _) = answer(ProduceError::from(KafkaError::MessageProduction(
+            RDKafkaErrorCode::BrokerTransportFailure,
+        )))
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        let (status, _, _) = answer(ProduceError::TimedOut).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let (status, _, body) = answer(ProduceError::from(KafkaError::MessageProduction(
+            RDKafkaErrorCode::TopicAuthorizationFailed,
+        )))
+        .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.contains("Authorization"), "no broker text: {body}");
     }
 }
