@@ -28,14 +28,28 @@ struct Stack {
 
 impl Stack {
     async fn start() -> Self {
+        Self::with_keys(&[], None).await
+    }
+
+    /// The collector requires one of `keys` (none: open); the demo's pages give the
+    /// tracker `write_key`.
+    async fn with_keys(keys: &[&str], write_key: Option<&str>) -> Self {
         let (demo_listener, demo) = listener().await;
         let demo = format!("http://{demo}");
-        let pipeline = Pipeline::allowing_origin(&demo).await;
+        let pipeline = Pipeline::start_with(|config| {
+            config.cors_origins = vec![demo.clone()];
+            config.security.write_keys = keys
+                .iter()
+                .map(|k| ptrack_common::config::Secret::new((*k).to_owned()))
+                .collect();
+        })
+        .await;
         let stop = CancellationToken::new();
-        let config = ptrack_web_demo::Config::for_tests(
+        let mut config = ptrack_web_demo::Config::for_tests(
             pipeline.collector_url().as_str(),
             pipeline.events_api_url().as_str(),
         );
+        config.write_key = write_key.map(str::to_owned);
         tokio::spawn(ptrack_web_demo::run(
             demo_listener,
             config,
@@ -508,6 +522,67 @@ async fn events_pending_when_the_page_is_left_arrive_by_beacon() {
         .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
         .collect();
     assert_eq!(got, expected);
+}
+
+/// With write keys on the collector, the tracker the demo configures sends its key: in
+/// the `X-Ptrack-Key` header with `fetch`, as `?key=` with `sendBeacon` (which cannot set
+/// headers). A page with a wrong key gets 401s and nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tracker_sends_its_write_key_by_fetch_and_by_beacon() {
+    let stack = Stack::with_keys(&["demo-key"], Some("demo-key")).await;
+    let browser = Browser::start().await;
+    browser.open(&format!("{}/pricing", stack.demo)).await;
+    browser.park().await;
+    eventually(Duration::from_secs(10), "the page view sent", || async {
+        (browser.script("return ptrack.stats().sent").await == 1).then_some(())
+    })
+    .await
+    .unwrap();
+    browser
+        .script("ptrack.init({ flushInterval: 600000, batchSize: 100 })")
+        .await;
+    browser.pointer("#signup", true).await;
+    browser.open("about:blank").await;
+    let expected = [
+        ("PAGE_VIEW", "", "/pricing"),
+        ("HOVER_ENTER", "SignupButton", "/pricing"),
+        ("CLICK", "SignupButton", "/pricing"),
+    ];
+    let stored = eventually(Duration::from_secs(20), "the keyed events", || async {
+        let stored = stack.stored().await;
+        (stored.len() >= expected.len()).then_some(stored)
+    })
+    .await
+    .unwrap_or_default();
+    let got: Vec<(&str, &str, &str)> = stored
+        .iter()
+        .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
+        .collect();
+    assert_eq!(got, expected, "sent by fetch (the page view) and by beacon");
+
+    let wrong = Stack::with_keys(&["demo-key"], Some("not-the-key")).await;
+    let browser = Browser::start().await;
+    browser.open(&format!("{}/pricing", wrong.demo)).await;
+    let metrics = format!("{}metrics", wrong.pipeline.collector_url());
+    eventually(
+        Duration::from_secs(15),
+        "the collector answered 401",
+        || {
+            let metrics = metrics.clone();
+            async move {
+                let text = reqwest::get(&metrics).await.ok()?.text().await.ok()?;
+                text.lines()
+                    .any(|l| l.starts_with("ptrack_collector_requests_total{status=\"401\"}"))
+                    .then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        wrong.stored().await.is_empty(),
+        "nothing stored without the right key"
+    );
 }
 
 /// While the collector is down the tracker keeps its events, across a reload too (in
