@@ -91,36 +91,14 @@ impl State {
 
     /// The remembered state, or `None` when `up` never ran with this data folder.
     pub fn load(data_dir: &Path) -> Result<Option<Self>> {
-        let path = Self::path(data_dir);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
-        };
-        let state = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a ptrack state file: remove it, or the whole folder with `ptrack clean`",
-                path.display()
-            )
-        })?;
-        Ok(Some(state))
+        read_json(
+            &Self::path(data_dir),
+            "a ptrack state file: remove it, or the whole folder with `ptrack clean`",
+        )
     }
 
     pub fn save(&self, data_dir: &Path) -> Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = Self::path(data_dir);
-        let text = serde_json::to_string_pretty(self)?;
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path)?;
-            file.write_all(text.as_bytes())
-        };
-        write().with_context(|| format!("writing {}", path.display()))
+        write_private_json(&Self::path(data_dir), self)
     }
 
     /// The stack this state describes.
@@ -134,6 +112,40 @@ impl State {
         stack.bind = self.bind;
         Ok(stack)
     }
+}
+
+/// A JSON file of the data folder, or `None` when it does not exist. `what` names it in
+/// the error when it does not parse ("a ptrack state file: remove it, ...").
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<Option<T>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .with_context(|| format!("{} is not {what}", path.display()))
+}
+
+/// Writes `value` as JSON to `path`, readable by its owner only (the data folder's files
+/// hold passwords): a file made before keeps its mode on open, so it is set again.
+pub fn write_private_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    use std::{
+        io::Write as _,
+        os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _},
+    };
+    let text = serde_json::to_string_pretty(value)?;
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(text.as_bytes())
+    };
+    write().with_context(|| format!("writing {}", path.display()))
 }
 
 /// A runtime and the stack it runs.

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use rand::{Rng as _, distr::Alphanumeric};
 use serde::{Deserialize, Serialize};
 
@@ -71,15 +71,7 @@ impl Credentials {
 
     /// The saved credentials, or `None` when `up` never made them.
     pub fn load(data_dir: &Path) -> Result<Option<Self>> {
-        let path = Self::path(data_dir);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
-        };
-        serde_json::from_str(&text)
-            .map(Some)
-            .with_context(|| format!("{} is not a ptrack credentials file", path.display()))
+        super::read_json(&Self::path(data_dir), "a ptrack credentials file")
     }
 
     /// The saved credentials, with what is missing generated and saved: the passwords
@@ -108,22 +100,7 @@ impl Credentials {
 
     /// Writes the file, readable by its owner only.
     pub fn save(&self, data_dir: &Path) -> Result<()> {
-        use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
-        let path = Self::path(data_dir);
-        let text = serde_json::to_string_pretty(self)?;
-        let write = || -> std::io::Result<()> {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path)?;
-            // An older file keeps its mode on open: make sure it is private.
-            use std::os::unix::fs::PermissionsExt as _;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            file.write_all(text.as_bytes())
-        };
-        write().with_context(|| format!("writing {}", path.display()))
+        super::write_private_json(&Self::path(data_dir), self)
     }
 
     /// The key and token the services are started with (`--secure`), if any.
