@@ -258,7 +258,7 @@ fn notes(state: &State, data_dir: &std::path::Path) -> String {
             "\nOpen to other machines: the collector accepts events without a write key and \
              the events-api serves them without a token to anyone who reaches {}. `ptrack up \
              --secure` requires both.\n",
-            state.bind.services
+            shown(state.bind.services)
         ));
     }
     if !state.bind.stores.is_loopback() {
@@ -267,7 +267,7 @@ fn notes(state: &State, data_dir: &std::path::Path) -> String {
              (anyone who reaches it reads and writes the events), PostgreSQL wants the \
              generated password. `ptrack down`, then `ptrack up --stores-bind 127.0.0.1` to \
              close them.\n",
-            state.bind.stores
+            shown(state.bind.stores)
         ));
     }
     if state.runtime == RuntimeKind::Local {
@@ -283,6 +283,14 @@ fn notes(state: &State, data_dir: &std::path::Path) -> String {
         }
     }
     out
+}
+
+/// A bind address as `up` names it: `0.0.0.0` with the address other machines use.
+fn shown(ip: std::net::IpAddr) -> String {
+    match crate::stack::advertised(ip) {
+        Ok(public) if public != ip => format!("{ip} (other machines: {public})"),
+        _ => ip.to_string(),
+    }
 }
 
 /// Whether anything of the stack remembered in `data_dir` still runs.
