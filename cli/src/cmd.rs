@@ -23,11 +23,13 @@ pub mod up;
 pub struct DataDirArgs {
     /// The stack's folder: remembered runtime, pid files, logs, and the local runtime's
     /// broker and PostgreSQL data.
+    /// Global: `ptrack query --data-dir D stats` works as `ptrack query stats --data-dir D`.
     #[arg(
         long,
         env = "PTRACK_DATA_DIR",
         default_value = ".ptrack",
-        value_name = "DIR"
+        value_name = "DIR",
+        global = true
     )]
     pub data_dir: PathBuf,
 }

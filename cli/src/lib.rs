@@ -107,3 +107,13 @@ pub fn main(cli: Cli) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        // clap's own checks: no two options of a command with one name or short flag,
+        // globals that do not clash with a subcommand's options, ...
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

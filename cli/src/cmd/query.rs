@@ -44,7 +44,6 @@ event id, zero counts)."
 
 #[derive(Debug, Args)]
 #[command(
-    args_conflicts_with_subcommands = true,
     after_help = concat!(
         "Examples:
   ptrack query                                  the last 30 events
@@ -69,10 +68,10 @@ pub struct QueryArgs {
     pub command: Option<QueryCommand>,
     #[command(flatten)]
     pub filters: Filters,
-    /// How many events, newest first; 0 for every one, streamed page by page. With
-    /// --follow: the last N oldest first, then new ones (0: only new ones, like tail).
-    #[arg(short = 'n', long, default_value_t = 30, value_name = "N")]
-    pub limit: u64,
+    /// How many events, newest first (default 30); 0 for every one, streamed page by page.
+    /// With --follow: the last N oldest first, then new ones (0: only new ones, like tail).
+    #[arg(short = 'n', long, value_name = "N")]
+    pub limit: Option<u64>,
     /// Every matching event (the same as -n 0).
     #[arg(long, conflicts_with = "limit")]
     pub all: bool,
@@ -85,6 +84,28 @@ pub struct QueryArgs {
     pub follow: bool,
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+impl QueryArgs {
+    /// The first option of the event list that was given, for `query stats` / `trace`
+    /// to refuse rather than ignore (`ptrack query --type CLICK stats`).
+    fn list_flag(&self) -> Option<&'static str> {
+        let f = &self.filters;
+        [
+            (f.event_type.is_some(), "--type"),
+            (f.location.is_some(), "--location"),
+            (f.component.is_some(), "--component"),
+            (f.page.is_some(), "--page"),
+            (f.range.since.is_some(), "--since"),
+            (f.range.until.is_some(), "--until"),
+            (self.limit.is_some(), "--limit"),
+            (self.all, "--all"),
+            (self.output.is_some(), "--output"),
+            (self.follow, "--follow"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,12 +164,12 @@ pub enum Location {
     Page,
 }
 
-/// Where the events-api is.
+/// Where the events-api is; before or after `stats` / `trace` (global).
 #[derive(Debug, Args)]
 pub struct ApiArgs {
     /// The events-api; default: the one of the stack started with --data-dir, else
     /// http://127.0.0.1:8001.
-    #[arg(long, env = "PTRACK_API_URL", value_name = "URL")]
+    #[arg(long, env = "PTRACK_API_URL", value_name = "URL", global = true)]
     pub api_url: Option<String>,
     #[command(flatten)]
     pub data: DataDirArgs,
@@ -164,8 +185,6 @@ pub struct StatsArgs {
     /// table on a terminal, json (the events-api's body) when piped.
     #[arg(short, long, value_enum, value_name = "FORMAT")]
     pub output: Option<ReportFormat>,
-    #[command(flatten)]
-    pub api: ApiArgs,
 }
 
 #[derive(Debug, Args)]
@@ -176,8 +195,6 @@ pub struct TraceArgs {
     /// table on a terminal, json when piped.
     #[arg(short, long, value_enum, value_name = "FORMAT")]
     pub output: Option<ReportFormat>,
-    #[command(flatten)]
-    pub api: ApiArgs,
 }
 
 /// `-o` of `stats` and `trace`.
@@ -197,10 +214,38 @@ impl ReportFormat {
     }
 }
 
+/// `-n` without a value.
+const DEFAULT_LIMIT: u64 = 30;
+
 pub async fn run(args: QueryArgs) -> Result<ExitCode> {
+    if let Some(command) = &args.command
+        && let Some(flag) = args.list_flag()
+    {
+        let (name, own): (&str, &[&str]) = match command {
+            QueryCommand::Stats(_) => ("stats", &["--since", "--until", "--output"]),
+            QueryCommand::Trace(_) => ("trace", &["--output"]),
+        };
+        let message = if own.contains(&flag) {
+            format!("{flag} goes after `{name}`: ptrack query {name} {flag} ...")
+        } else {
+            format!(
+                "{flag} is an option of the event list, not of `query {name}` (see `ptrack \
+                 query {name} --help`)"
+            )
+        };
+        let mut cli = <crate::Cli as clap::CommandFactory>::command();
+        // Built, the subcommand's usage line reads `ptrack query ...`.
+        cli.build();
+        let query = cli
+            .find_subcommand_mut("query")
+            .expect("ptrack has a query command");
+        query
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     match args.command {
-        Some(QueryCommand::Stats(stats)) => run_stats(stats).await,
-        Some(QueryCommand::Trace(trace)) => run_trace(trace).await,
+        Some(QueryCommand::Stats(stats)) => run_stats(stats, &args.api).await,
+        Some(QueryCommand::Trace(trace)) => run_trace(trace, &args.api).await,
         None => run_list(args).await,
     }
 }
@@ -231,7 +276,8 @@ async fn run_list(args: QueryArgs) -> Result<ExitCode> {
     } else {
         Format::Ndjson
     });
-    let limit = (!args.all && args.limit > 0).then_some(args.limit);
+    let asked = args.limit.unwrap_or(DEFAULT_LIMIT);
+    let limit = (!args.all && asked > 0).then_some(asked);
     let mut writer = Writer::new(format, BufWriter::new(stdout), Utc::now(), colour(terminal));
 
     if args.follow {
@@ -239,7 +285,7 @@ async fn run_list(args: QueryArgs) -> Result<ExitCode> {
             bail!("--follow writes events as they come: use -o ndjson instead of -o json");
         }
         // As with `tail -n 0 -f`, -n 0 prints only the new events.
-        let last = match args.limit {
+        let last = match asked {
             _ if args.all => bail!(
                 "--follow prints the last N events (at most {MAX_FOLLOW_LAST}) before the new \
                  ones: give -n N instead of --all"
@@ -281,8 +327,8 @@ async fn run_list(args: QueryArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_stats(args: StatsArgs) -> Result<ExitCode> {
-    let api = events_api(&args.api)?;
+async fn run_stats(args: StatsArgs, api: &ApiArgs) -> Result<ExitCode> {
+    let api = events_api(api)?;
     let stats = api
         .stats_by(args.range.since, args.range.until, args.by.api())
         .await?;
@@ -304,8 +350,8 @@ async fn run_stats(args: StatsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_trace(args: TraceArgs) -> Result<ExitCode> {
-    let api = events_api(&args.api)?;
+async fn run_trace(args: TraceArgs, api: &ApiArgs) -> Result<ExitCode> {
+    let api = events_api(api)?;
     let Some(event) = api.event(args.event_id).await? else {
         eprintln!(
             "no event {} is stored: check the id (`ptrack query` lists events with their \
@@ -369,4 +415,83 @@ fn stack_api(data: &DataDirArgs) -> Option<Url> {
     let context = Context::load(&data.data_dir).ok()??;
     let runtime = AnyRuntime::new(context).ok()?;
     runtime.endpoints().events_api.map(base_url)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::{Cli, Command};
+
+    fn query(args: &[&str]) -> QueryArgs {
+        let cli = Cli::try_parse_from([&["ptrack", "query"], args].concat())
+            .unwrap_or_else(|err| panic!("{args:?}: {err}"));
+        match cli.command {
+            Command::Query(args) => *args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn where_the_events_api_is_may_come_before_or_after_the_subcommand() {
+        for args in [
+            &["--api-url", "http://h:1", "stats", "--by", "page"][..],
+            &["stats", "--api-url", "http://h:1", "--by", "page"],
+            &[
+                "--data-dir",
+                "d",
+                "--api-url",
+                "http://h:1",
+                "trace",
+                "--",
+                "00000000-0000-0000-0000-000000000000",
+            ],
+            &[
+                "trace",
+                "00000000-0000-0000-0000-000000000000",
+                "--data-dir",
+                "d",
+                "--api-url",
+                "http://h:1",
+            ],
+        ] {
+            let parsed = query(args);
+            assert!(parsed.command.is_some(), "{args:?}");
+            assert_eq!(
+                parsed.api.api_url.as_deref(),
+                Some("http://h:1"),
+                "{args:?}"
+            );
+            assert_eq!(parsed.list_flag(), None, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn an_option_of_the_list_before_a_subcommand_is_named_not_ignored() {
+        assert_eq!(
+            query(&["--type", "CLICK", "stats"]).list_flag(),
+            Some("--type")
+        );
+        assert_eq!(
+            query(&["--since", "1h", "stats"]).list_flag(),
+            Some("--since")
+        );
+        assert_eq!(query(&["-n", "5", "stats"]).list_flag(), Some("--limit"));
+        assert_eq!(
+            query(&[
+                "-o",
+                "json",
+                "trace",
+                "00000000-0000-0000-0000-000000000000"
+            ])
+            .list_flag(),
+            Some("--output")
+        );
+        // The list itself: its own options, and -n defaults to 30 in run_list.
+        let list = query(&["--type", "CLICK", "-n", "5"]);
+        assert!(list.command.is_none());
+        assert_eq!(list.limit, Some(5));
+        assert_eq!(query(&[]).limit, None);
+    }
 }
