@@ -79,6 +79,9 @@ pub struct VerifyConfig {
     pub timeout: Duration,
     /// ...stopping earlier when nothing new was stored for this long.
     pub settle: Duration,
+    /// Check also when sending was stopped early (the demo's quit): what was accepted
+    /// until then. `ptrack load`'s Ctrl-C reports at once instead.
+    pub after_stop: bool,
 }
 
 /// Where `--verify` reads the stored events.
@@ -104,7 +107,7 @@ pub trait Observer: Send + 'static {
 impl Observer for () {}
 
 /// Runs the load: sends on the plan until it is done or `cancel` is cancelled, then,
-/// when asked and not cancelled, verifies until done or cancelled. The report has
+/// when asked and not cancelled (or `after_stop`), verifies until done or cancelled. The report has
 /// `interrupted` set after a cancel, and `verify` filled after a whole check
 /// (`verify.lost > 0`: events were lost).
 pub async fn run(
@@ -134,9 +137,15 @@ pub async fn run(
     let Some(verify) = config.verify else {
         return Ok(report);
     };
-    if result.interrupted {
+    if result.interrupted && !verify.after_stop {
         return Ok(report);
     }
+    // After a stop, only dropping the future ends the check; else a cancel does.
+    let abort = if result.interrupted {
+        CancellationToken::new()
+    } else {
+        cancel.clone()
+    };
     let ids = &result.stats.accepted_ids;
     if ids.is_empty() {
         lock(&observer).nothing_to_verify();
@@ -172,7 +181,7 @@ pub async fn run(
     // A cancel while verifying (Ctrl-C) ends the check: the report without it.
     tokio::select! {
         verification = verifying => report.verify = Some(verification?),
-        () = cancel.cancelled() => report.interrupted = true,
+        () = abort.cancelled() => report.interrupted = true,
     }
     Ok(report)
 }

@@ -38,10 +38,11 @@ use crate::{
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-On a terminal the TUI runs until you quit it (q, Esc or Ctrl-C); quitting stops the load
-and prints its report. Without one (CI, a pipe) the TUI's summary lines are printed for
---duration (30s by default), then the load is checked: every accepted event must be
-stored exactly once, else the command exits 1.
+On a terminal the TUI runs until you quit it (q, Esc or Ctrl-C); quitting stops the load,
+checks that every event it got accepted was stored exactly once (a second Ctrl-C skips
+that) and prints its report. Without a terminal (CI, a pipe) the TUI's summary lines are
+printed for --duration (30s by default), then the load is checked the same way. Lost
+events make the command exit 1.
 
 The stack keeps running afterwards; `ptrack down` stops it, `ptrack clean --yes` deletes
 its data too.
@@ -109,9 +110,10 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         "\nptrack demo: {} to {}{}; watched by `ptrack tui`{}",
         config.settings.plan,
         config.settings.target,
-        match (&config.verify, duration) {
-            (Some(_), Some(_)) => ", then every accepted event is looked for in the table",
-            _ => "",
+        if config.verify.is_some() {
+            ", then every accepted event is looked for in the table"
+        } else {
+            ""
         },
         if screen {
             " (q quits)"
@@ -144,7 +146,10 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         report = &mut load => (report, Ok(())),
         watched = watch => {
             stop.cancel();
-            eprintln!("stopping the load...");
+            eprintln!(
+                "stopping the load; then every accepted event is looked for in the table \
+                 (Ctrl-C skips)..."
+            );
             let report = tokio::select! {
                 report = &mut load => report,
                 // The TUI caught the first Ctrl-C; a second one quits at once.
@@ -272,6 +277,8 @@ fn load_config(
             through,
             timeout: Duration::from_secs(60),
             settle: Duration::from_secs(10),
+            // Quitting stops the load, then looks for what was accepted until then.
+            after_stop: true,
         }),
         data_dir: Some(args.data.data_dir.clone()),
     })
@@ -337,11 +344,11 @@ fn verdict(report: &Report) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The load's news: nothing while the TUI draws (it owns the screen); without it, how
-/// far the check has got, every few seconds.
+/// The load's news: nothing while the TUI draws (it owns the screen); without it, or
+/// once it is quit, how far the check has got, every few seconds.
 struct Observer {
     talk: bool,
-    /// Stopped early: there is no check to announce.
+    /// Stopped early (the TUI was quit): the screen is the terminal's again.
     stopped: CancellationToken,
     said: Instant,
 }
@@ -355,7 +362,9 @@ impl load::Observer for Observer {
     }
 
     fn verifying(&mut self, found: u64, expected: u64) {
-        if self.talk && self.said.elapsed() >= Duration::from_secs(2) {
+        if (self.talk || self.stopped.is_cancelled())
+            && self.said.elapsed() >= Duration::from_secs(2)
+        {
             self.said = Instant::now();
             eprintln!("verify: {found} of {expected} accepted events stored so far");
         }

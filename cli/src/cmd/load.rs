@@ -200,6 +200,7 @@ impl LoadArgs {
             through,
             timeout: self.verify_timeout,
             settle: Duration::from_secs(10),
+            after_stop: false,
         })
     }
 

@@ -291,12 +291,19 @@ impl Report {
         )?;
         let behind = &self.behind_schedule;
         if behind.fell_behind {
+            let rate = match self.target_rps {
+                Some(target) if self.sent_rps < 0.99 * target => format!(
+                    " and the sent rate is {:.1}/s, not the target {target:.1}/s",
+                    self.sent_rps
+                ),
+                _ => String::new(),
+            };
             writeln!(
                 out,
                 "\n  WARNING: the generator could not keep up: requests went out up to {:.1} ms \
-                 late (p99 {:.1} ms) and the sent rate is {:.1}/s, not the target. Raise \
-                 --connections, or lower --rps.",
-                behind.max_ms, behind.p99_ms, self.sent_rps
+                 late (p99 {:.1} ms){rate}. Raise --connections, or lower --rps (or give \
+                 this machine fewer other things to do).",
+                behind.max_ms, behind.p99_ms
             )?;
         } else if self.target_rps.is_some() {
             writeln!(
