@@ -1,10 +1,12 @@
-//! What the cli's integration tests share: running `ptrack` as a user would, and the
-//! real pipeline in-process ([`pipeline`]).
+//! What the cli's integration tests share: running `ptrack` as a user would, the real
+//! pipeline in-process ([`pipeline`]), and a collector stand-in that records what
+//! `ptrack load` sends ([`recording`]).
 
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
 pub mod pipeline;
+pub mod recording;
 
 use std::{
     collections::BTreeSet,
