@@ -117,6 +117,21 @@ async fn thresholds_decide_the_exit_code() {
     assert_eq!(server.requests(), sent, "a usage error sends nothing");
 }
 
+/// Interrupts `child` as a terminal's Ctrl-C does (SIGINT) and waits (up to 20 s) for it
+/// to end: both Ctrl-C tests stop a running `ptrack load` this way.
+async fn ctrl_c(child: tokio::process::Child) -> Output {
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("ptrack load stops soon after Ctrl-C")
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_prints_the_report_so_far_and_exits_130() {
     let server = RecordingServer::default();
@@ -141,16 +156,7 @@ async fn ctrl_c_prints_the_report_so_far_and_exits_130() {
         assert!(waited.elapsed() < Duration::from_secs(30), "no traffic");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let pid = child.id().unwrap().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("ptrack load stops soon after Ctrl-C")
-        .unwrap();
+    let out = ctrl_c(child).await;
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("INTERRUPTED"), "{stdout}");
@@ -190,16 +196,7 @@ async fn ctrl_c_while_verifying_ends_the_check_and_exits_130() {
         }
     }
     let interrupted = std::time::Instant::now();
-    let pid = child.id().unwrap().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = ctrl_c(child).await;
     assert_eq!(out.status.code(), Some(130));
     assert!(
         interrupted.elapsed() < Duration::from_secs(5),
