@@ -435,6 +435,25 @@ async fn secure_durable_stack_with_private_settings_and_a_killed_service() {
     );
 }
 
+/// The arguments of `ptrack load --json --verify`, sending `amount` (the rate and how
+/// much) to the collector at `track` and finding every event through the events-api at
+/// `api` within `verify_timeout`: how the tests prove a running stack loses nothing.
+fn verified_load<'a>(
+    amount: &[&'a str],
+    verify_timeout: &'a str,
+    track: &'a str,
+    api: &'a str,
+) -> Vec<&'a str> {
+    let verify = ["--json", "--verify", "--verify-timeout", verify_timeout];
+    [
+        &["load"],
+        amount,
+        &verify,
+        &["--target", track, "--events-api", api],
+    ]
+    .concat()
+}
+
 /// A `--secure` stack refuses what comes without its credentials, takes what comes
 /// with them, and `ptrack query` finds the token in the data folder by itself.
 ///
@@ -529,24 +548,12 @@ async fn a_secure_stack_wants_its_key_and_token_and_ptrack_sends_them() {
 
     // ptrack load sends the saved key as X-Ptrack-Key and --verify the token: every
     // request accepted, every event stored.
-    let load = stack.ptrack_with(
-        &[
-            "load",
-            "--rps",
-            "20",
-            "--requests",
-            "20",
-            "--json",
-            "--verify",
-            "--verify-timeout",
-            "60s",
-            "--target",
-            &track,
-            "--events-api",
-            &api,
-        ],
-        &[],
-    );
+    let load = stack.ptrack(&verified_load(
+        &["--rps", "20", "--requests", "20"],
+        "60s",
+        &track,
+        &api,
+    ));
     assert!(load.status.success(), "load with the saved key");
     let report: Value = serde_json::from_slice(&load.stdout).unwrap();
     assert_eq!(report["requests"], 20, "{report:#}");
@@ -703,21 +710,12 @@ async fn ports_are_opened_on_loopback_only_unless_asked() {
     // The whole pipeline works this way: every event sent is stored.
     let track = format!("http://{}/track", at(public, 8000));
     let api = format!("http://{}", at(public, 8001));
-    let load = stack.ptrack(&[
-        "load",
-        "--rps",
-        "50",
-        "--requests",
-        "50",
-        "--json",
-        "--verify",
-        "--verify-timeout",
+    let load = stack.ptrack(&verified_load(
+        &["--rps", "50", "--requests", "50"],
         "60s",
-        "--target",
         &track,
-        "--events-api",
         &api,
-    ]);
+    ));
     assert!(
         load.status.success(),
         "{}",
@@ -743,21 +741,12 @@ async fn broker_killed_under_load_gets_503s_at_once_and_loses_nothing() {
 
     let mut load = common::ptrack();
     load.env("PTRACK_DATA_DIR", &stack.data)
-        .args([
-            "load",
-            "--rps",
-            "300",
-            "--duration",
-            "25s",
-            "--json",
-            "--verify",
-            "--verify-timeout",
+        .args(verified_load(
+            &["--rps", "300", "--duration", "25s"],
             "120s",
-            "--target",
             &track,
-            "--events-api",
             &api,
-        ])
+        ))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let load = load.spawn().unwrap();
