@@ -23,7 +23,7 @@ use k8s_openapi::{
         autoscaling::v2::HorizontalPodAutoscaler,
         core::v1::{ConfigMap, Container, Namespace, PodTemplateSpec, Probe, Secret, Service},
     },
-    apimachinery::pkg::util::intstr::IntOrString,
+    apimachinery::pkg::{apis::meta::v1::LabelSelector, util::intstr::IntOrString},
 };
 use ptrack::{
     runtime::{
@@ -375,6 +375,23 @@ fn everything_lives_in_the_ptrack_namespace() {
     }
 }
 
+/// Every label the selector of workload `name` matches on is on its pod template: what a
+/// Deployment and a StatefulSet alike need to own their pods.
+fn assert_selects_own_pods(
+    name: Option<&str>,
+    selector: &LabelSelector,
+    template: &PodTemplateSpec,
+) {
+    let labels = template.metadata.as_ref().unwrap().labels.as_ref().unwrap();
+    for (k, v) in selector.match_labels.iter().flatten() {
+        assert_eq!(
+            labels.get(k),
+            Some(v),
+            "{name:?}: its selector's {k}={v} does not match its pod template"
+        );
+    }
+}
+
 #[test]
 fn services_select_workloads_and_their_ports_exist() {
     let all = objects();
@@ -408,31 +425,15 @@ fn services_select_workloads_and_their_ports_exist() {
     // Each workload's selector matches its own pods.
     for deployment in &all.deployments {
         let spec = &deployment.spec;
-        let labels = spec
-            .template
-            .metadata
-            .as_ref()
-            .unwrap()
-            .labels
-            .as_ref()
-            .unwrap();
-        for (k, v) in spec.selector.match_labels.iter().flatten() {
-            assert_eq!(labels.get(k), Some(v), "{:?}", deployment.metadata.name);
-        }
+        assert_selects_own_pods(
+            deployment.metadata.name.as_deref(),
+            &spec.selector,
+            &spec.template,
+        );
     }
     for set in &all.stateful_sets {
         let spec = &set.spec;
-        let labels = spec
-            .template
-            .metadata
-            .as_ref()
-            .unwrap()
-            .labels
-            .as_ref()
-            .unwrap();
-        for (k, v) in spec.selector.match_labels.iter().flatten() {
-            assert_eq!(labels.get(k), Some(v), "{:?}", set.metadata.name);
-        }
+        assert_selects_own_pods(set.metadata.name.as_deref(), &spec.selector, &spec.template);
         let governing = spec.service_name.as_deref().unwrap();
         assert!(
             all.services

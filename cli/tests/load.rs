@@ -1,14 +1,12 @@
-//! `ptrack load` against real HTTP servers: test servers made here with axum (slow,
-//! failing, recording), and the real pipeline (collector, embedded broker, processor,
-//! PostgreSQL, events-api) in-process for `--verify`.
+//! `ptrack load` against real HTTP servers: a recording test server (slow or failing
+//! when asked; common/recording.rs), and the real pipeline (collector, embedded broker,
+//! processor, PostgreSQL, events-api) in-process for `--verify`.
 
 use std::{
     collections::{BTreeMap, HashSet},
-    sync::{Arc, Mutex},
     time::Duration,
 };
 
-use axum::{Json, Router, body::Bytes, extract::State, http::StatusCode, routing::post};
 use ptrack::{
     client::EventsApi,
     load::{
@@ -23,53 +21,13 @@ use ptrack::{
 };
 use ptrack_common::event::{Limits, TrackEvent};
 use reqwest::Url;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 mod common;
 
-use common::pipeline::Pipeline;
-
-/// What a test server does with each request.
-#[derive(Clone, Default)]
-struct Server {
-    delay: Duration,
-    /// Every n-th request gets a 503.
-    fail_every: Option<u64>,
-    seen: Arc<Mutex<Vec<Value>>>,
-}
-
-async fn track(State(server): State<Server>, body: Bytes) -> (StatusCode, Json<Value>) {
-    tokio::time::sleep(server.delay).await;
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let events = body["events"].as_array().map_or(0, Vec::len);
-    let n = {
-        let mut seen = server.seen.lock().unwrap();
-        seen.push(body);
-        seen.len() as u64
-    };
-    if server.fail_every.is_some_and(|every| n % every == 0) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": "busy"})),
-        );
-    }
-    (
-        StatusCode::OK,
-        Json(json!({"accepted": events, "rejected": []})),
-    )
-}
-
-async fn serve(server: Server) -> Url {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/track", listener.local_addr().unwrap());
-    let app = Router::new()
-        .route("/track", post(track))
-        .with_state(server);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url.parse().unwrap()
-}
+use common::{pipeline::Pipeline, recording::RecordingServer};
 
 fn config(url: Url, plan: Plan, connections: usize) -> RunConfig {
     RunConfig {
@@ -107,11 +65,10 @@ async fn run(config: RunConfig) -> RunResult {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_server_shows_up_in_corrected_latency_and_as_falling_behind() {
-    let url = serve(Server {
-        delay: Duration::from_millis(50),
-        ..Server::default()
-    })
-    .await;
+    let url = RecordingServer::default()
+        .delayed(Duration::from_millis(50))
+        .serve()
+        .await;
     // Two connections answering in 50 ms manage 40 requests/s; 100/s are asked for.
     let plan = Plan::fixed(100.0, None, Some(60)).unwrap();
     let result = run(config(url, plan.clone(), 2)).await;
@@ -141,15 +98,14 @@ async fn a_slow_server_shows_up_in_corrected_latency_and_as_falling_behind() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fast_server_gets_the_asked_rate_on_schedule() {
-    let server = Server::default();
-    let seen = server.seen.clone();
-    let url = serve(server).await;
+    let server = RecordingServer::default();
+    let url = server.serve().await;
     let plan = Plan::fixed(200.0, Some(Duration::from_secs(2)), None).unwrap();
     let result = run(config(url, plan.clone(), 8)).await;
     let report = Report::new(settings(), &plan, &result);
 
     assert_eq!(report.requests, 400);
-    assert_eq!(seen.lock().unwrap().len(), 400);
+    assert_eq!(server.requests(), 400);
     assert!(
         (report.sent_rps - 200.0).abs() < 200.0 * 0.03,
         "sent at {}/s",
@@ -180,11 +136,7 @@ async fn a_fast_server_gets_the_asked_rate_on_schedule() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_are_counted_by_kind_and_the_run_goes_on() {
-    let url = serve(Server {
-        fail_every: Some(4),
-        ..Server::default()
-    })
-    .await;
+    let url = RecordingServer::default().failing_every(4).serve().await;
     let plan = Plan::fixed(200.0, None, Some(100)).unwrap();
     let result = run(config(url, plan.clone(), 4)).await;
     let report = Report::new(settings(), &plan, &result);
@@ -210,7 +162,7 @@ async fn failures_are_counted_by_kind_and_the_run_goes_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stopping_early_reports_what_was_done_so_far() {
-    let url = serve(Server::default()).await;
+    let url = RecordingServer::default().serve().await;
     let plan = Plan::fixed(100.0, Some(Duration::from_secs(30)), None).unwrap();
     let stop = CancellationToken::new();
     let stopper = stop.clone();
@@ -287,10 +239,9 @@ fn the_session_model_is_reproducible_and_speaks_the_tracker_format() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_seed_sends_the_same_events() {
-    let ids = |seen: Arc<Mutex<Vec<Value>>>| {
-        let mut ids: Vec<String> = seen
-            .lock()
-            .unwrap()
+    let ids = |server: &RecordingServer| {
+        let mut ids: Vec<String> = server
+            .bodies()
             .iter()
             .flat_map(|b| b["events"].as_array().unwrap().clone())
             .map(|e| e["event_id"].as_str().unwrap().to_owned())
@@ -300,11 +251,10 @@ async fn the_same_seed_sends_the_same_events() {
     };
     let mut runs = Vec::new();
     for _ in 0..2 {
-        let server = Server::default();
-        let seen = server.seen.clone();
-        let url = serve(server).await;
+        let server = RecordingServer::default();
+        let url = server.serve().await;
         run(config(url, Plan::fixed(500.0, None, Some(100)).unwrap(), 4)).await;
-        runs.push(ids(seen));
+        runs.push(ids(&server));
     }
     assert!(!runs[0].is_empty());
     assert_eq!(runs[0], runs[1]);
@@ -312,12 +262,11 @@ async fn the_same_seed_sends_the_same_events() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_report_renders_as_text_json_svg_and_html() {
-    let url = serve(Server {
-        delay: Duration::from_millis(2),
-        fail_every: Some(10),
-        ..Server::default()
-    })
-    .await;
+    let url = RecordingServer::default()
+        .delayed(Duration::from_millis(2))
+        .failing_every(10)
+        .serve()
+        .await;
     let plan = Plan::ramp("100:1s,300:1s").unwrap();
     let result = run(config(url, plan.clone(), 8)).await;
     let report = Report::new(settings(), &plan, &result);
@@ -490,7 +439,7 @@ async fn the_command_verifies_end_to_end_and_exits_non_zero_only_on_loss() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_load_run_from_another_command_keeps_live_figures_and_stops_on_cancel() {
-    let url = serve(Server::default()).await;
+    let url = RecordingServer::default().serve().await;
     let data_dir = tempfile::tempdir().unwrap();
     let plan = Plan::fixed(100.0, Some(Duration::from_secs(30)), None).unwrap();
     let config = LoadConfig {

@@ -2,20 +2,8 @@
 //! extra headers and gzip bodies (against a recording server and the real collector),
 //! the latency histograms for other tools, and the shell completions.
 
-use std::{
-    io::{Cursor, Read},
-    process::Output,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{io::Cursor, process::Output, time::Duration};
 
-use axum::{
-    Json, Router,
-    body::Bytes,
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    routing::post,
-};
 use base64::Engine as _;
 use hdrhistogram::{
     Histogram,
@@ -24,68 +12,12 @@ use hdrhistogram::{
         interval_log::{IntervalLogIterator, LogEntry},
     },
 };
-use serde_json::{Value, json};
+use reqwest::Url;
+use serde_json::Value;
 
 mod common;
 
-use common::pipeline::Pipeline;
-
-/// A collector stand-in that answers like the collector and remembers what it got.
-#[derive(Clone, Default)]
-struct Server {
-    delay: Duration,
-    /// Every n-th request gets a 503.
-    fail_every: Option<u64>,
-    /// Each request's headers and (gunzipped when it said gzip) body.
-    seen: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
-}
-
-async fn track(
-    State(server): State<Server>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, Json<Value>) {
-    tokio::time::sleep(server.delay).await;
-    let gzipped = headers
-        .get("content-encoding")
-        .is_some_and(|v| v.as_bytes() == b"gzip");
-    let body = if gzipped {
-        let mut plain = Vec::new();
-        flate2::read::GzDecoder::new(&body[..])
-            .read_to_end(&mut plain)
-            .expect("a gzip body");
-        plain
-    } else {
-        body.to_vec()
-    };
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let events = body["events"].as_array().map_or(0, Vec::len);
-    let n = {
-        let mut seen = server.seen.lock().unwrap();
-        seen.push((headers, body));
-        seen.len() as u64
-    };
-    if server.fail_every.is_some_and(|every| n % every == 0) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": "busy"})),
-        );
-    }
-    (
-        StatusCode::OK,
-        Json(json!({"accepted": events, "rejected": []})),
-    )
-}
-
-async fn serve(server: Server) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/track", listener.local_addr().unwrap());
-    let app = Router::new()
-        .route("/track", post(track))
-        .with_state(server);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
+use common::{pipeline::Pipeline, recording::RecordingServer};
 
 fn ptrack() -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ptrack"));
@@ -94,9 +26,10 @@ fn ptrack() -> tokio::process::Command {
     command
 }
 
-async fn load(target: &str, args: &[&str]) -> Output {
+async fn load(target: &Url, args: &[&str]) -> Output {
     ptrack()
-        .args(["load", "--target", target, "--seed", "5", "-c", "4"])
+        .args(["load", "--target", target.as_str()])
+        .args(["--seed", "5", "-c", "4"])
         .args(args)
         .output()
         .await
@@ -109,12 +42,10 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn thresholds_decide_the_exit_code() {
-    let server = Server {
-        delay: Duration::from_millis(5),
-        fail_every: Some(10),
-        ..Server::default()
-    };
-    let url = serve(server.clone()).await;
+    let server = RecordingServer::default()
+        .delayed(Duration::from_millis(5))
+        .failing_every(10);
+    let url = server.serve().await;
     let base = ["--rps", "200", "--requests", "100"];
 
     // Every threshold holds: 0, and the JSON report says how each came out.
@@ -172,7 +103,7 @@ async fn thresholds_decide_the_exit_code() {
     assert!(text(&out.stdout).contains("lost needs --verify"));
 
     // A threshold that does not parse is a usage error, before anything is sent.
-    let sent = server.seen.lock().unwrap().len();
+    let sent = server.requests();
     for (bad, why) in [
         ("p99<50", "needs a unit"),
         ("latency<5ms", "unknown metric"),
@@ -183,39 +114,49 @@ async fn thresholds_decide_the_exit_code() {
         let stderr = text(&out.stderr);
         assert!(stderr.contains(why), "{bad}: {stderr}");
     }
-    assert_eq!(
-        server.seen.lock().unwrap().len(),
-        sent,
-        "a usage error sends nothing"
-    );
+    assert_eq!(server.requests(), sent, "a usage error sends nothing");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn ctrl_c_prints_the_report_so_far_and_exits_130() {
-    let server = Server::default();
-    let url = serve(server.clone()).await;
-    let child = ptrack()
-        .args(["load", "--target", &url, "--rps", "50", "--duration", "1m"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until requests flow, then interrupt as a terminal's Ctrl-C does.
-    let waited = std::time::Instant::now();
-    while server.seen.lock().unwrap().len() < 20 {
-        assert!(waited.elapsed() < Duration::from_secs(30), "no traffic");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Interrupts `child` as a terminal's Ctrl-C does (SIGINT) and waits (up to 20 s) for it
+/// to end: both Ctrl-C tests stop a running `ptrack load` this way.
+async fn ctrl_c(child: tokio::process::Child) -> Output {
     let pid = child.id().unwrap().to_string();
     let kill = std::process::Command::new("kill")
         .args(["-INT", &pid])
         .status()
         .unwrap();
     assert!(kill.success());
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+    tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
         .await
         .expect("ptrack load stops soon after Ctrl-C")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_prints_the_report_so_far_and_exits_130() {
+    let server = RecordingServer::default();
+    let url = server.serve().await;
+    let child = ptrack()
+        .args([
+            "load",
+            "--target",
+            url.as_str(),
+            "--rps",
+            "50",
+            "--duration",
+            "1m",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    // Wait until requests flow, then interrupt as a terminal's Ctrl-C does.
+    let waited = std::time::Instant::now();
+    while server.requests() < 20 {
+        assert!(waited.elapsed() < Duration::from_secs(30), "no traffic");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = ctrl_c(child).await;
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("INTERRUPTED"), "{stdout}");
@@ -223,7 +164,7 @@ async fn ctrl_c_prints_the_report_so_far_and_exits_130() {
         stdout.contains("latency ms"),
         "the report is printed: {stdout}"
     );
-    let sent = server.seen.lock().unwrap().len();
+    let sent = server.requests();
     assert!(sent < 1000, "stopped early: {sent} of 3000 requests");
 }
 
@@ -255,16 +196,7 @@ async fn ctrl_c_while_verifying_ends_the_check_and_exits_130() {
         }
     }
     let interrupted = std::time::Instant::now();
-    let pid = child.id().unwrap().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = ctrl_c(child).await;
     assert_eq!(out.status.code(), Some(130));
     assert!(
         interrupted.elapsed() < Duration::from_secs(5),
@@ -280,8 +212,8 @@ async fn ctrl_c_while_verifying_ends_the_check_and_exits_130() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn extra_headers_and_gzip_bodies_reach_the_server() {
-    let server = Server::default();
-    let url = serve(server.clone()).await;
+    let server = RecordingServer::default();
+    let url = server.serve().await;
     let out = load(
         &url,
         &[
@@ -300,7 +232,7 @@ async fn extra_headers_and_gzip_bodies_reach_the_server() {
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let seen = server.seen.lock().unwrap().clone();
+    let seen = server.seen();
     assert_eq!(seen.len(), 40);
     for (headers, body) in seen.iter() {
         let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
@@ -418,11 +350,10 @@ async fn latency_histograms_parse_back_and_two_runs_merge() {
     let mut merged: Option<Histogram<u64>> = None;
     let mut total = 0;
     for (run, delay) in [("a", 2), ("b", 20)] {
-        let url = serve(Server {
-            delay: Duration::from_millis(delay),
-            ..Server::default()
-        })
-        .await;
+        let url = RecordingServer::default()
+            .delayed(Duration::from_millis(delay))
+            .serve()
+            .await;
         let (out_path, log_path) = (
             dir.path().join(format!("{run}.hgrm")),
             dir.path().join(format!("{run}.hlog")),
@@ -431,7 +362,7 @@ async fn latency_histograms_parse_back_and_two_runs_merge() {
             .args([
                 "load",
                 "--target",
-                &url,
+                url.as_str(),
                 "--rps",
                 "100",
                 "--requests",

@@ -14,14 +14,12 @@ mod common;
 
 use std::{
     collections::BTreeMap,
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
     time::Duration,
 };
 
-use ptrack_test_support::eventually;
-use serde_json::Value;
+use common::stack::UpStack;
 
 /// Whether `PTRACK_SKIP_DOCKER_TESTS` switches these tests off; says so when it does.
 fn skipped() -> bool {
@@ -59,19 +57,6 @@ fn prepare_images() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A host port offset that leaves the stack's published ports free (the broker's too).
-fn free_port_offset() -> u16 {
-    let base = 21_000 + (std::process::id() % 200) as u16 * 100;
-    (0..100)
-        .map(|i| (base + i * 37) % 30_000 + 15_000)
-        .find(|offset| {
-            [9092, 5432, 8000, 8001, 8002, 8012, 3000]
-                .iter()
-                .all(|port| TcpListener::bind(("127.0.0.1", port + offset)).is_ok())
-        })
-        .expect("a free set of ports")
-}
-
 struct Stack {
     _dir: tempfile::TempDir,
     data: PathBuf,
@@ -88,33 +73,10 @@ impl Stack {
         Self {
             _dir: dir,
             data,
-            offset: free_port_offset(),
+            offset: common::stack::free_port_offset(21_000),
             project: format!("ptrack-test-{name}-{}", std::process::id()),
             images,
         }
-    }
-
-    fn ptrack(&self, args: &[&str]) -> Output {
-        let mut command = common::ptrack();
-        command
-            .env("PTRACK_DATA_DIR", &self.data)
-            .env("PTRACK_DOCKER_PROJECT", &self.project)
-            // The broker image is tansu (see the `ptrack-broker` crate doc on idempotence).
-            .env("PTRACK_KAFKA_IDEMPOTENCE", "false")
-            .envs(&self.images);
-        common::run(command, args)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        common::stdout_of_success(self.ptrack(args), args)
-    }
-
-    fn status(&self) -> Value {
-        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status --json is JSON")
-    }
-
-    fn url(&self, port: u16) -> String {
-        format!("http://127.0.0.1:{}", port + self.offset)
     }
 
     /// What Docker holds with this stack's label: containers, volumes, networks.
@@ -135,6 +97,23 @@ impl Stack {
             .lines()
             .map(str::to_owned)
             .collect()
+    }
+}
+
+impl UpStack for Stack {
+    fn ptrack(&self, args: &[&str]) -> Output {
+        let mut command = common::ptrack();
+        command
+            .env("PTRACK_DATA_DIR", &self.data)
+            .env("PTRACK_DOCKER_PROJECT", &self.project)
+            // The broker image is tansu (see the `ptrack-broker` crate doc on idempotence).
+            .env("PTRACK_KAFKA_IDEMPOTENCE", "false")
+            .envs(&self.images);
+        common::run(command, args)
+    }
+
+    fn offset(&self) -> u16 {
+        self.offset
     }
 }
 
@@ -169,53 +148,14 @@ async fn up_status_down_up_clean_on_docker() {
     assert_eq!(stack.docker_objects("volume").len(), 2);
     assert_eq!(stack.docker_objects("network").len(), 1);
 
-    let status = stack.status();
-    assert_eq!(status["runtime"], "docker");
-    let names: Vec<&str> = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "broker",
-            "postgres",
-            "processor-1",
-            "processor-2",
-            "events-api",
-            "collector",
-            "web-demo"
-        ]
-    );
-    assert_eq!(status["all_healthy"], true, "{status:#}");
+    common::stack::assert_up_with_two_processors(&stack.status(), "docker");
 
     // The web demo, on its published port, points the browser at the collector's
     // published port, and the collector allows the demo's shifted origin.
     common::web_demo_is_wired(&stack.url(3000), &stack.url(8000)).await;
 
     // The two processor containers split the three partitions.
-    eventually(
-        Duration::from_secs(30),
-        "the partitions are assigned",
-        || {
-            let status = stack.status();
-            async move {
-                let mut all: Vec<i64> = status["services"]
-                    .as_array()?
-                    .iter()
-                    .filter(|s| s["service"] == "processor")
-                    .flat_map(|s| s["partitions"].as_array().cloned().unwrap_or_default())
-                    .filter_map(|p| p.as_i64())
-                    .collect();
-                all.sort();
-                (all == [0, 1, 2]).then_some(())
-            }
-        },
-    )
-    .await
-    .unwrap();
+    common::stack::processors_split_the_partitions(|| stack.status()).await;
 
     // A batch POSTed to the collector shows up in GET /events.
     let component = format!("stack-docker-{}", std::process::id());
@@ -257,9 +197,7 @@ async fn up_status_down_up_clean_on_docker() {
 
     // Up again is harmless: the same containers keep running.
     let containers = stack.docker_objects("container");
-    let again = stack.ptrack(&["up"]);
-    assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+    common::stack::assert_already_running(&stack.ptrack(&["up"]));
     assert_eq!(stack.docker_objects("container"), containers);
 
     // Down removes the containers and the network, and keeps the volumes (the data).
@@ -267,9 +205,7 @@ async fn up_status_down_up_clean_on_docker() {
     assert!(stack.docker_objects("container").is_empty());
     assert!(stack.docker_objects("network").is_empty());
     assert_eq!(stack.docker_objects("volume").len(), 2);
-    for service in stack.status()["services"].as_array().unwrap() {
-        assert_eq!(service["state"], "stopped", "{service}");
-    }
+    common::stack::assert_every_service(&stack.status(), "stopped");
 
     // Up again (remembered runtime, scale and ports) finds the events stored before.
     stack.ok(&["up"]);

@@ -15,25 +15,11 @@ use std::{
 
 mod common;
 
+use common::stack::UpStack;
 use ptrack_test_support::eventually;
 use serde_json::Value;
 
 const PTRACK: &str = env!("CARGO_BIN_EXE_ptrack");
-
-/// An offset that leaves every port of the stack free (broker, postgres, services, a
-/// second processor replica, the web demo).
-/// `salt` keeps the tests of this file (which run at the same time) apart.
-fn free_port_offset(salt: u16) -> u16 {
-    let base = 20_000 + (std::process::id() % 200) as u16 * 100 + salt * 1_000;
-    (0..100)
-        .map(|i| (base + i * 37) % 30_000 + 15_000)
-        .find(|offset| {
-            [9092, 5432, 8000, 8001, 8002, 8012, 3000]
-                .iter()
-                .all(|port| TcpListener::bind(("127.0.0.1", port + offset)).is_ok())
-        })
-        .expect("a free set of ports")
-}
 
 struct Stack {
     _dir: tempfile::TempDir,
@@ -42,18 +28,15 @@ struct Stack {
 }
 
 impl Stack {
+    /// `salt` keeps the tests of this file (which run at the same time) apart.
     fn new(salt: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         Self {
             _dir: dir,
             data,
-            offset: free_port_offset(salt),
+            offset: common::stack::free_port_offset(20_000 + salt * 1_000),
         }
-    }
-
-    fn ptrack(&self, args: &[&str]) -> Output {
-        self.ptrack_with(args, &[])
     }
 
     fn ptrack_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -66,17 +49,15 @@ impl Stack {
             .env_remove("RUST_LIB_BACKTRACE");
         common::run(command, args)
     }
+}
 
-    fn ok(&self, args: &[&str]) -> String {
-        common::stdout_of_success(self.ptrack(args), args)
+impl UpStack for Stack {
+    fn ptrack(&self, args: &[&str]) -> Output {
+        self.ptrack_with(args, &[])
     }
 
-    fn status(&self) -> Value {
-        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status --json is JSON")
-    }
-
-    fn url(&self, port: u16) -> String {
-        format!("http://127.0.0.1:{}", port + self.offset)
+    fn offset(&self) -> u16 {
+        self.offset
     }
 }
 
@@ -138,29 +119,8 @@ async fn up_status_down_up_clean() {
     assert!(out.contains("postgres://ptrack:***@127.0.0.1:"), "{out}");
 
     let status = stack.status();
-    assert_eq!(status["runtime"], "local");
-    let names: Vec<&str> = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "broker",
-            "postgres",
-            "processor-1",
-            "processor-2",
-            "events-api",
-            "collector",
-            "web-demo"
-        ]
-    );
-    assert_eq!(status["all_healthy"], true, "{status:#}");
-    for service in status["services"].as_array().unwrap() {
-        assert_eq!(service["state"], "running", "{service}");
-    }
+    common::stack::assert_up_with_two_processors(&status, "local");
+    common::stack::assert_every_service(&status, "running");
     let first_pids = pids(&status);
     assert_eq!(first_pids.len(), 7, "{status:#}");
     let saved: Value =
@@ -192,29 +152,7 @@ async fn up_status_down_up_clean() {
     );
 
     // The two processors split the three partitions between them.
-    let mut partitions = Vec::new();
-    eventually(
-        Duration::from_secs(30),
-        "the partitions are assigned",
-        || {
-            let status = stack.status();
-            async move {
-                let mut all: Vec<i64> = status["services"]
-                    .as_array()?
-                    .iter()
-                    .filter(|s| s["service"] == "processor")
-                    .flat_map(|s| s["partitions"].as_array().cloned().unwrap_or_default())
-                    .filter_map(|p| p.as_i64())
-                    .collect();
-                all.sort();
-                (all == [0, 1, 2]).then_some(all)
-            }
-        },
-    )
-    .await
-    .map(|all| partitions = all)
-    .unwrap();
-    assert_eq!(partitions, [0, 1, 2]);
+    common::stack::processors_split_the_partitions(|| stack.status()).await;
 
     // A batch POSTed to the collector shows up in GET /events.
     let component = format!("stack-local-{}", std::process::id());
@@ -227,9 +165,7 @@ async fn up_status_down_up_clean() {
     .await;
 
     // Up again is harmless: the same processes keep running.
-    let again = stack.ptrack(&["up"]);
-    assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+    common::stack::assert_already_running(&stack.ptrack(&["up"]));
     assert_eq!(pids(&stack.status()), first_pids);
 
     // Clean refuses without a terminal and without --yes.
@@ -243,10 +179,7 @@ async fn up_status_down_up_clean() {
     for pid in &first_pids {
         assert!(!alive(*pid), "pid {pid} still runs after down");
     }
-    let status = stack.status();
-    for service in status["services"].as_array().unwrap() {
-        assert_eq!(service["state"], "stopped", "{service}");
-    }
+    common::stack::assert_every_service(&stack.status(), "stopped");
     assert!(stack.data.join("postgres").join("PG_VERSION").is_file());
 
     // Up again (the remembered scale and ports) finds the events stored before.
@@ -502,6 +435,25 @@ async fn secure_durable_stack_with_private_settings_and_a_killed_service() {
     );
 }
 
+/// The arguments of `ptrack load --json --verify`, sending `amount` (the rate and how
+/// much) to the collector at `track` and finding every event through the events-api at
+/// `api` within `verify_timeout`: how the tests prove a running stack loses nothing.
+fn verified_load<'a>(
+    amount: &[&'a str],
+    verify_timeout: &'a str,
+    track: &'a str,
+    api: &'a str,
+) -> Vec<&'a str> {
+    let verify = ["--json", "--verify", "--verify-timeout", verify_timeout];
+    [
+        &["load"],
+        amount,
+        &verify,
+        &["--target", track, "--events-api", api],
+    ]
+    .concat()
+}
+
 /// A `--secure` stack refuses what comes without its credentials, takes what comes
 /// with them, and `ptrack query` finds the token in the data folder by itself.
 ///
@@ -596,24 +548,12 @@ async fn a_secure_stack_wants_its_key_and_token_and_ptrack_sends_them() {
 
     // ptrack load sends the saved key as X-Ptrack-Key and --verify the token: every
     // request accepted, every event stored.
-    let load = stack.ptrack_with(
-        &[
-            "load",
-            "--rps",
-            "20",
-            "--requests",
-            "20",
-            "--json",
-            "--verify",
-            "--verify-timeout",
-            "60s",
-            "--target",
-            &track,
-            "--events-api",
-            &api,
-        ],
-        &[],
-    );
+    let load = stack.ptrack(&verified_load(
+        &["--rps", "20", "--requests", "20"],
+        "60s",
+        &track,
+        &api,
+    ));
     assert!(load.status.success(), "load with the saved key");
     let report: Value = serde_json::from_slice(&load.stdout).unwrap();
     assert_eq!(report["requests"], 20, "{report:#}");
@@ -770,21 +710,12 @@ async fn ports_are_opened_on_loopback_only_unless_asked() {
     // The whole pipeline works this way: every event sent is stored.
     let track = format!("http://{}/track", at(public, 8000));
     let api = format!("http://{}", at(public, 8001));
-    let load = stack.ptrack(&[
-        "load",
-        "--rps",
-        "50",
-        "--requests",
-        "50",
-        "--json",
-        "--verify",
-        "--verify-timeout",
+    let load = stack.ptrack(&verified_load(
+        &["--rps", "50", "--requests", "50"],
         "60s",
-        "--target",
         &track,
-        "--events-api",
         &api,
-    ]);
+    ));
     assert!(
         load.status.success(),
         "{}",
@@ -810,21 +741,12 @@ async fn broker_killed_under_load_gets_503s_at_once_and_loses_nothing() {
 
     let mut load = common::ptrack();
     load.env("PTRACK_DATA_DIR", &stack.data)
-        .args([
-            "load",
-            "--rps",
-            "300",
-            "--duration",
-            "25s",
-            "--json",
-            "--verify",
-            "--verify-timeout",
+        .args(verified_load(
+            &["--rps", "300", "--duration", "25s"],
             "120s",
-            "--target",
             &track,
-            "--events-api",
             &api,
-        ])
+        ))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let load = load.spawn().unwrap();

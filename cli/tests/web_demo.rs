@@ -62,9 +62,13 @@ impl Stack {
         }
     }
 
-    /// The stored events of the session, in sequence order: (sequence, type,
-    /// component, path).
-    async fn stored(&self) -> Vec<(i64, String, String, String)> {
+    /// The URL of the demo's page at `path`.
+    fn page(&self, path: &str) -> String {
+        format!("{}{path}", self.demo)
+    }
+
+    /// The stored events of the session, in sequence order.
+    async fn stored(&self) -> Vec<Stored> {
         sqlx::query_as(
             "SELECT (full_event_data->>'sequence')::bigint, event_type,
                     coalesce(component_name, ''), coalesce(page_path, '')
@@ -74,6 +78,52 @@ impl Stack {
         .await
         .unwrap()
     }
+
+    /// Waits up to `within` until at least `n` events are stored, then `settle` longer so
+    /// that one too many (late, or sent twice) shows too; every stored event. Fewer than
+    /// `n` come back as they are, for the test's assert to show: each test waits for the
+    /// pipeline this way before comparing with what the visitor did.
+    async fn stored_after(&self, n: usize, within: Duration, settle: Duration) -> Vec<Stored> {
+        let reached = eventually(within, "the events stored", || async {
+            (self.stored().await.len() >= n).then_some(())
+        })
+        .await
+        .is_ok();
+        if reached {
+            tokio::time::sleep(settle).await;
+        }
+        self.stored().await
+    }
+
+    /// Asserts that the stored events are `expected`, as (type, component, path), after
+    /// waiting as [`Self::stored_after`] does: how most tests end. Returns them for further
+    /// checks (their sequence numbers).
+    async fn assert_stored(
+        &self,
+        expected: &[(&str, &str, &str)],
+        within: Duration,
+        settle: Duration,
+    ) -> Vec<Stored> {
+        let stored = self.stored_after(expected.len(), within, settle).await;
+        assert_eq!(
+            visits(&stored),
+            expected,
+            "the stored events (type, component, path)"
+        );
+        stored
+    }
+}
+
+/// A stored event: (sequence, type, component, path).
+type Stored = (i64, String, String, String);
+
+/// The (type, component, path) of each stored event: what the tests compare with what
+/// the visitor did.
+fn visits(stored: &[Stored]) -> Vec<(&str, &str, &str)> {
+    stored
+        .iter()
+        .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
+        .collect()
 }
 
 impl Drop for Stack {
@@ -229,15 +279,82 @@ impl Browser {
         self.script("return ptrack.stats()").await
     }
 
-    /// Waits until the tracker of this page has sent `n` events.
-    async fn sent(&self, n: i64) {
-        let done = eventually(Duration::from_secs(20), "the events sent", || async {
-            (self.stats().await["sent"] == n).then_some(())
+    /// Waits up to `within` until the tracker's counter `stat` passes `ok` (`what`: a
+    /// send done, a retry made, a queue filled); the panic shows every counter. The tests
+    /// follow the tracker through these counters.
+    async fn wait_for_stat(
+        &self,
+        stat: &str,
+        what: &str,
+        within: Duration,
+        ok: impl Fn(i64) -> bool,
+    ) {
+        let done = eventually(within, what, || async {
+            self.stats().await[stat]
+                .as_i64()
+                .is_some_and(&ok)
+                .then_some(())
         })
         .await;
         if done.is_err() {
-            panic!("not {n} events sent: {}", self.stats().await);
+            panic!(
+                "{what}: not within {within:?}; the tracker's counters: {}",
+                self.stats().await
+            );
         }
+    }
+
+    /// Waits up to `within` until the tracker of this page has sent `n` events.
+    async fn sent(&self, n: i64, within: Duration) {
+        let what = format!("{n} event(s) sent");
+        self.wait_for_stat("sent", &what, within, |sent| sent == n)
+            .await;
+    }
+
+    /// Opens `url`, parks the pointer and waits up to `within` until the tracker has sent
+    /// the page view: a page with nothing pending, where most tests' own actions start.
+    async fn visit(&self, url: &str, within: Duration) {
+        self.open(url).await;
+        self.park().await;
+        self.sent(1, within).await;
+    }
+
+    /// Asserts the tracker's counters named in `expected` (a JSON object); the message
+    /// shows them all. What the privacy and queue tests check after each step.
+    async fn assert_stats(&self, expected: Value) {
+        let stats = self.stats().await;
+        for (name, value) in expected.as_object().unwrap() {
+            assert_eq!(&stats[name], value, "{name}: {stats}");
+        }
+    }
+
+    /// Waits up to 5 s until `script` returns `expected` (`what`: a page loaded, a row
+    /// listed); the panic shows what it returns instead.
+    async fn wait_for_script(&self, what: &str, script: &str, expected: impl Into<Value>) {
+        let expected = expected.into();
+        let done = eventually(Duration::from_secs(5), what, || async {
+            (self.script(script).await == expected).then_some(())
+        })
+        .await;
+        if let Err(err) = done {
+            panic!("{err}: `{script}` returns {}", self.script(script).await);
+        }
+    }
+
+    /// The handle of the tab commands go to.
+    async fn tab(&self) -> Value {
+        self.call(reqwest::Method::GET, "/window", Value::Null)
+            .await
+    }
+
+    /// Opens a tab, without switching to it; its handle.
+    async fn new_tab(&self) -> Value {
+        self.post("/window/new", json!({"type": "tab"})).await["handle"].clone()
+    }
+
+    /// Sends the commands that follow to the tab `handle`.
+    async fn switch_to(&self, handle: &Value) {
+        self.post("/window", json!({"handle": handle})).await;
     }
 
     async fn screenshot(&self, path: &std::path::Path) {
@@ -307,7 +424,7 @@ async fn clicks_hovers_and_navigation_in_chromium_are_stored_exactly_and_shown_l
     let browser = Browser::start().await;
     let secret = "typed-secret-4711@example.com";
 
-    browser.open(&format!("{}/", stack.demo)).await;
+    browser.open(&stack.page("/")).await;
     browser.park().await;
     browser.pointer("#hero", false).await;
     browser.pointer("#signup", false).await;
@@ -318,25 +435,23 @@ async fn clicks_hovers_and_navigation_in_chromium_are_stored_exactly_and_shown_l
     browser
         .script("document.querySelector('#top-nav a[href=\"/products\"]').click()")
         .await;
-    eventually(Duration::from_secs(5), "the products page", || async {
-        (browser.script("return location.pathname").await == "/products").then_some(())
-    })
-    .await
-    .unwrap();
+    browser
+        .wait_for_script("the products page", "return location.pathname", "/products")
+        .await;
     browser.script("history.back()").await;
-    eventually(Duration::from_secs(5), "back home", || async {
-        (browser.script("return document.title").await == "Home - Shop").then_some(())
-    })
-    .await
-    .unwrap();
+    browser
+        .wait_for_script("back home", "return document.title", "Home - Shop")
+        .await;
     browser
         .script("document.querySelector('#top-nav a[href=\"/blog/post-1\"]').click()")
         .await;
-    eventually(Duration::from_secs(5), "the blog post", || async {
-        (browser.script("return document.title").await == "Blog post 1 - Shop").then_some(())
-    })
-    .await
-    .unwrap();
+    browser
+        .wait_for_script(
+            "the blog post",
+            "return document.title",
+            "Blog post 1 - Shop",
+        )
+        .await;
     browser.park().await;
     browser.pointer("#newsletter input[name=email]", true).await;
     let input = browser.find("#newsletter input[name=email]").await;
@@ -361,23 +476,10 @@ async fn clicks_hovers_and_navigation_in_chromium_are_stored_exactly_and_shown_l
         ("CLICK", "NewsletterForm", "/blog/post-1"),
         ("HOVER_LEAVE", "NewsletterForm", "/blog/post-1"),
     ];
-    let stored = eventually(Duration::from_secs(20), "the events stored", || async {
-        let stored = stack.stored().await;
-        (stored.len() >= expected.len()).then_some(stored)
-    })
-    .await
-    .ok();
-    if stored.is_none() {
-        panic!("the events were not all stored: {:?}", stack.stored().await);
-    }
     // Nothing more arrives late.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let stored = stack.stored().await;
-    let got: Vec<(&str, &str, &str)> = stored
-        .iter()
-        .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
-        .collect();
-    assert_eq!(got, expected);
+    let stored = stack
+        .assert_stored(&expected, Duration::from_secs(20), Duration::from_secs(2))
+        .await;
     let sequences: Vec<i64> = stored.iter().map(|s| s.0).collect();
     assert_eq!(sequences, (1..=expected.len() as i64).collect::<Vec<_>>());
     let leaks: i64 = sqlx::query_scalar(
@@ -396,43 +498,27 @@ async fn clicks_hovers_and_navigation_in_chromium_are_stored_exactly_and_shown_l
     );
 
     // The analytics page, in a tab of its own, shows a new click within seconds.
-    let shop_tab = browser
-        .call(reqwest::Method::GET, "/window", Value::Null)
-        .await;
-    let analytics_tab = browser.post("/window/new", json!({"type": "tab"})).await["handle"].clone();
-    browser
-        .post("/window", json!({"handle": analytics_tab}))
-        .await;
-    browser.open(&format!("{}/analytics", stack.demo)).await;
-    let rows = |component: &'static str| {
-        let browser = &browser;
-        async move {
-            let script = format!(
-                "return document.querySelectorAll('#events tr[data-event-type=CLICK][data-component={component}]').length"
-            );
-            (browser.script(&script).await.as_i64() == Some(1)).then_some(())
-        }
+    let shop_tab = browser.tab().await;
+    let analytics_tab = browser.new_tab().await;
+    browser.switch_to(&analytics_tab).await;
+    browser.open(&stack.page("/analytics")).await;
+    let rows = |component: &str| {
+        format!(
+            "return document.querySelectorAll('#events tr[data-event-type=CLICK][data-component={component}]').length"
+        )
     };
-    eventually(
-        Duration::from_secs(5),
-        "the newsletter click listed",
-        || rows("NewsletterForm"),
-    )
-    .await
-    .unwrap();
-    browser.post("/window", json!({"handle": shop_tab})).await;
+    browser
+        .wait_for_script("the newsletter click listed", &rows("NewsletterForm"), 1)
+        .await;
+    browser.switch_to(&shop_tab).await;
     browser
         .script("document.querySelector('#share').click()")
         .await;
     let clicked = std::time::Instant::now();
+    browser.switch_to(&analytics_tab).await;
     browser
-        .post("/window", json!({"handle": analytics_tab}))
+        .wait_for_script("the share click listed", &rows("ShareButton"), 1)
         .await;
-    eventually(Duration::from_secs(5), "the share click listed", || {
-        rows("ShareButton")
-    })
-    .await
-    .unwrap();
     eprintln!(
         "a click reached the analytics page in {:?}",
         clicked.elapsed()
@@ -486,14 +572,10 @@ fn the_load_generators_site_is_the_demos_catalogue() {
 async fn events_pending_when_the_page_is_left_arrive_by_beacon() {
     let stack = Stack::start().await;
     let browser = Browser::start().await;
-    browser.open(&format!("{}/pricing", stack.demo)).await;
-    browser.park().await;
     // The page view goes out in its one-second batch; then batches wait ten minutes.
-    eventually(Duration::from_secs(10), "the page view sent", || async {
-        (browser.script("return ptrack.stats().sent").await == 1).then_some(())
-    })
-    .await
-    .unwrap();
+    browser
+        .visit(&stack.page("/pricing"), Duration::from_secs(10))
+        .await;
     browser
         .script("ptrack.init({ flushInterval: 600000, batchSize: 100 })")
         .await;
@@ -510,18 +592,9 @@ async fn events_pending_when_the_page_is_left_arrive_by_beacon() {
         ("HOVER_ENTER", "SignupButton", "/pricing"),
         ("CLICK", "SignupButton", "/pricing"),
     ];
-    let stored = eventually(Duration::from_secs(20), "the beaconed events", || async {
-        let stored = stack.stored().await;
-        (stored.len() >= expected.len()).then_some(stored)
-    })
-    .await
-    .ok();
-    let stored = stored.unwrap_or_default();
-    let got: Vec<(&str, &str, &str)> = stored
-        .iter()
-        .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
-        .collect();
-    assert_eq!(got, expected);
+    stack
+        .assert_stored(&expected, Duration::from_secs(20), Duration::ZERO)
+        .await;
 }
 
 /// With write keys on the collector, the tracker the demo configures sends its key: in
@@ -531,13 +604,9 @@ async fn events_pending_when_the_page_is_left_arrive_by_beacon() {
 async fn the_tracker_sends_its_write_key_by_fetch_and_by_beacon() {
     let stack = Stack::with_keys(&["demo-key"], Some("demo-key")).await;
     let browser = Browser::start().await;
-    browser.open(&format!("{}/pricing", stack.demo)).await;
-    browser.park().await;
-    eventually(Duration::from_secs(10), "the page view sent", || async {
-        (browser.script("return ptrack.stats().sent").await == 1).then_some(())
-    })
-    .await
-    .unwrap();
+    browser
+        .visit(&stack.page("/pricing"), Duration::from_secs(10))
+        .await;
     browser
         .script("ptrack.init({ flushInterval: 600000, batchSize: 100 })")
         .await;
@@ -548,21 +617,18 @@ async fn the_tracker_sends_its_write_key_by_fetch_and_by_beacon() {
         ("HOVER_ENTER", "SignupButton", "/pricing"),
         ("CLICK", "SignupButton", "/pricing"),
     ];
-    let stored = eventually(Duration::from_secs(20), "the keyed events", || async {
-        let stored = stack.stored().await;
-        (stored.len() >= expected.len()).then_some(stored)
-    })
-    .await
-    .unwrap_or_default();
-    let got: Vec<(&str, &str, &str)> = stored
-        .iter()
-        .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
-        .collect();
-    assert_eq!(got, expected, "sent by fetch (the page view) and by beacon");
+    let stored = stack
+        .stored_after(expected.len(), Duration::from_secs(20), Duration::ZERO)
+        .await;
+    assert_eq!(
+        visits(&stored),
+        expected,
+        "sent by fetch (the page view) and by beacon"
+    );
 
     let wrong = Stack::with_keys(&["demo-key"], Some("not-the-key")).await;
     let browser = Browser::start().await;
-    browser.open(&format!("{}/pricing", wrong.demo)).await;
+    browser.open(&wrong.page("/pricing")).await;
     let metrics = format!("{}metrics", wrong.pipeline.collector_url());
     eventually(
         Duration::from_secs(15),
@@ -591,43 +657,31 @@ async fn the_tracker_sends_its_write_key_by_fetch_and_by_beacon() {
 async fn events_made_while_the_collector_is_down_are_stored_after_it_returns() {
     let mut stack = Stack::start().await;
     let browser = Browser::start().await;
-    browser.open(&format!("{}/pricing", stack.demo)).await;
-    browser.park().await;
-    eventually(Duration::from_secs(10), "the page view sent", || async {
-        (browser.script("return ptrack.stats().sent").await == 1).then_some(())
-    })
-    .await
-    .unwrap();
+    browser
+        .visit(&stack.page("/pricing"), Duration::from_secs(10))
+        .await;
 
     stack.pipeline.collector.stop().await;
     browser.pointer("#plans", true).await;
     browser.park().await;
-    eventually(Duration::from_secs(10), "a failed send", || async {
-        (browser
-            .script("return ptrack.stats().retries")
-            .await
-            .as_i64()
-            >= Some(1))
-        .then_some(())
-    })
-    .await
-    .unwrap();
+    browser
+        .wait_for_stat(
+            "retries",
+            "a failed send",
+            Duration::from_secs(10),
+            |retries| retries >= 1,
+        )
+        .await;
     // A reload while the collector is down: the new page picks the events up.
-    browser.open(&format!("{}/pricing", stack.demo)).await;
-    eventually(
-        Duration::from_secs(5),
-        "the reloaded page's queue",
-        || async {
-            (browser
-                .script("return ptrack.stats().queued")
-                .await
-                .as_i64()
-                >= Some(4))
-            .then_some(())
-        },
-    )
-    .await
-    .unwrap();
+    browser.open(&stack.page("/pricing")).await;
+    browser
+        .wait_for_stat(
+            "queued",
+            "the reloaded page's queue",
+            Duration::from_secs(5),
+            |queued| queued >= 4,
+        )
+        .await;
     assert_eq!(stack.stored().await.len(), 1);
 
     stack.pipeline.collector.restart().await;
@@ -638,45 +692,21 @@ async fn events_made_while_the_collector_is_down_are_stored_after_it_returns() {
         ("HOVER_LEAVE", "PricingTable", "/pricing"),
         ("PAGE_VIEW", "", "/pricing"),
     ];
-    let _ = eventually(
-        Duration::from_secs(40),
-        "the held events stored",
-        || async { (stack.stored().await.len() >= expected.len()).then_some(()) },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let stored = stack.stored().await;
-    let got: Vec<(&str, &str, &str)> = stored
-        .iter()
-        .map(|(_, t, c, p)| (t.as_str(), c.as_str(), p.as_str()))
-        .collect();
-    let stats = browser.script("return ptrack.stats()").await;
-    assert_eq!(got, expected, "the tracker: {stats}");
+    let stored = stack
+        .stored_after(
+            expected.len(),
+            Duration::from_secs(40),
+            Duration::from_secs(1),
+        )
+        .await;
+    let stats = browser.stats().await;
+    assert_eq!(
+        visits(&stored),
+        expected,
+        "the held events stored; the tracker: {stats}"
+    );
     let sequences: Vec<i64> = stored.iter().map(|s| s.0).collect();
     assert_eq!(sequences, [1, 2, 3, 4, 5]);
-}
-
-/// Waits until at least `n` events are stored, then a little more for late ones, and
-/// returns them as (type, component, path).
-async fn stored_at_least(stack: &Stack, n: usize) -> Vec<(String, String, String)> {
-    let _ = eventually(Duration::from_secs(30), "the events stored", || async {
-        (stack.stored().await.len() >= n).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stack
-        .stored()
-        .await
-        .into_iter()
-        .map(|(_, t, c, p)| (t, c, p))
-        .collect()
-}
-
-fn events(expected: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
-    expected
-        .iter()
-        .map(|(t, c, p)| ((*t).to_owned(), (*c).to_owned(), (*p).to_owned()))
-        .collect()
 }
 
 /// A browser with Global Privacy Control on gets no tracking at all: nothing sent,
@@ -701,7 +731,7 @@ async fn with_global_privacy_control_nothing_is_sent() {
             json!({ "source": source }),
         )
         .await;
-    browser.open(&format!("{}/pricing", stack.demo)).await;
+    browser.open(&stack.page("/pricing")).await;
     assert_eq!(
         browser
             .script("return navigator.globalPrivacyControl")
@@ -717,10 +747,9 @@ async fn with_global_privacy_control_nothing_is_sent() {
         .await;
     // A batch goes out within a second: give it three.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let stats = browser.stats().await;
-    assert_eq!(stats["blocked"], true, "{stats}");
-    assert_eq!(stats["sent"], 0, "{stats}");
-    assert_eq!(stats["queued"], 0, "{stats}");
+    browser
+        .assert_stats(json!({"blocked": true, "sent": 0, "queued": 0}))
+        .await;
     assert_eq!(
         browser
             .script("return localStorage.getItem('ptrack:queue')")
@@ -737,10 +766,8 @@ async fn with_global_privacy_control_nothing_is_sent() {
 async fn opting_out_lasts_across_reloads_until_opting_in() {
     let stack = Stack::start().await;
     let browser = Browser::start().await;
-    let pricing = format!("{}/pricing", stack.demo);
-    browser.open(&pricing).await;
-    browser.park().await;
-    browser.sent(1).await;
+    let pricing = stack.page("/pricing");
+    browser.visit(&pricing, Duration::from_secs(20)).await;
     browser
         .script(
             "ptrack.init({ flushInterval: 600000, batchSize: 100 }); \
@@ -749,9 +776,9 @@ async fn opting_out_lasts_across_reloads_until_opting_in() {
         .await;
     browser.pointer("#plans", true).await;
     browser.park().await;
-    let stats = browser.stats().await;
-    assert_eq!(stats["blocked"], true, "{stats}");
-    assert_eq!(stats["queued"], 0, "{stats}");
+    browser
+        .assert_stats(json!({"blocked": true, "queued": 0}))
+        .await;
 
     // A new page remembers the choice: not even its page view is sent.
     browser.open(&pricing).await;
@@ -759,21 +786,22 @@ async fn opting_out_lasts_across_reloads_until_opting_in() {
     browser.pointer("#plans", true).await;
     browser.park().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let stats = browser.stats().await;
-    assert_eq!(stats["blocked"], true, "{stats}");
-    assert_eq!(stats["sent"], 0, "{stats}");
-    assert_eq!(stats["queued"], 0, "{stats}");
+    browser
+        .assert_stats(json!({"blocked": true, "sent": 0, "queued": 0}))
+        .await;
 
     browser.script("ptrack.optIn()").await;
     browser.pointer("#signup", true).await;
     browser.park().await;
-    let expected = events(&[
+    let expected = [
         ("PAGE_VIEW", "", "/pricing"),
         ("HOVER_ENTER", "SignupButton", "/pricing"),
         ("CLICK", "SignupButton", "/pricing"),
         ("HOVER_LEAVE", "SignupButton", "/pricing"),
-    ]);
-    assert_eq!(stored_at_least(&stack, expected.len()).await, expected);
+    ];
+    stack
+        .assert_stored(&expected, Duration::from_secs(30), Duration::from_secs(1))
+        .await;
 }
 
 /// While the collector is down the queue in local storage holds at most `maxQueue`
@@ -782,10 +810,8 @@ async fn opting_out_lasts_across_reloads_until_opting_in() {
 async fn past_the_queue_cap_the_oldest_events_are_dropped_and_counted() {
     let mut stack = Stack::start().await;
     let browser = Browser::start().await;
-    let pricing = format!("{}/pricing", stack.demo);
-    browser.open(&pricing).await;
-    browser.park().await;
-    browser.sent(1).await;
+    let pricing = stack.page("/pricing");
+    browser.visit(&pricing, Duration::from_secs(20)).await;
 
     stack.pipeline.collector.stop().await;
     browser
@@ -794,9 +820,9 @@ async fn past_the_queue_cap_the_oldest_events_are_dropped_and_counted() {
              for (var i = 1; i <= 8; i++) ptrack.track('CLICK', 'Capped' + i);",
         )
         .await;
-    let stats = browser.stats().await;
-    assert_eq!(stats["dropped"], 3, "{stats}");
-    assert_eq!(stats["queued"], 5, "{stats}");
+    browser
+        .assert_stats(json!({"dropped": 3, "queued": 5}))
+        .await;
     let kept = browser
         .script(
             "return JSON.parse(localStorage.getItem('ptrack:queue'))\
@@ -811,9 +837,9 @@ async fn past_the_queue_cap_the_oldest_events_are_dropped_and_counted() {
     // The next page (the demo's own settings: a cap of 500) keeps the count.
     browser.open(&pricing).await;
     browser.park().await;
-    let stats = browser.stats().await;
-    assert_eq!(stats["dropped"], 3, "{stats}");
-    assert_eq!(stats["queued"], 6, "{stats}");
+    browser
+        .assert_stats(json!({"dropped": 3, "queued": 6}))
+        .await;
 
     stack.pipeline.collector.restart().await;
     browser.script("ptrack.flush()").await;
@@ -821,8 +847,9 @@ async fn past_the_queue_cap_the_oldest_events_are_dropped_and_counted() {
     let capped: Vec<String> = (4..=8).map(|i| format!("Capped{i}")).collect();
     expected.extend(capped.iter().map(|c| ("CLICK", c.as_str(), "/pricing")));
     expected.push(("PAGE_VIEW", "", "/pricing"));
-    let expected = events(&expected);
-    assert_eq!(stored_at_least(&stack, expected.len()).await, expected);
+    stack
+        .assert_stored(&expected, Duration::from_secs(30), Duration::from_secs(1))
+        .await;
 }
 
 /// A flush larger than the browser's 64 KB keepalive cap goes out in several sends, each
@@ -831,9 +858,9 @@ async fn past_the_queue_cap_the_oldest_events_are_dropped_and_counted() {
 async fn a_large_flush_is_split_into_sends_under_64_kb() {
     let stack = Stack::start().await;
     let browser = Browser::start().await;
-    browser.open(&format!("{}/pricing", stack.demo)).await;
-    browser.park().await;
-    browser.sent(1).await;
+    browser
+        .visit(&stack.page("/pricing"), Duration::from_secs(20))
+        .await;
     // 30 events of about 6 KB each (their user metadata): about 190 KB in one flush.
     browser
         .script(
@@ -846,7 +873,7 @@ async fn a_large_flush_is_split_into_sends_under_64_kb() {
              ptrack.flush();",
         )
         .await;
-    browser.sent(31).await;
+    browser.sent(31, Duration::from_secs(20)).await;
     let sizes: Vec<u64> = serde_json::from_value(browser.script("return sizes").await).unwrap();
     assert!(
         sizes.len() >= 4 && sizes.iter().all(|&s| s < 64 * 1024),
@@ -856,6 +883,7 @@ async fn a_large_flush_is_split_into_sends_under_64_kb() {
     let mut expected = vec![("PAGE_VIEW", "", "/pricing")];
     let big: Vec<String> = (1..=30).map(|i| format!("Big{i}")).collect();
     expected.extend(big.iter().map(|c| ("CLICK", c.as_str(), "/pricing")));
-    let expected = events(&expected);
-    assert_eq!(stored_at_least(&stack, expected.len()).await, expected);
+    stack
+        .assert_stored(&expected, Duration::from_secs(30), Duration::from_secs(1))
+        .await;
 }

@@ -1,10 +1,14 @@
-//! What the cli's integration tests share: running `ptrack` as a user would, and the
-//! real pipeline in-process ([`pipeline`]).
+//! What the cli's integration tests share: running `ptrack` as a user would, the real
+//! pipeline in-process ([`pipeline`]), a collector stand-in that records what
+//! `ptrack load` sends ([`recording`]), and the checks every runtime's stack must pass
+//! ([`stack`]).
 
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
 pub mod pipeline;
+pub mod recording;
+pub mod stack;
 
 use std::{
     collections::BTreeSet,
