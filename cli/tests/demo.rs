@@ -1,13 +1,14 @@
 //! `ptrack demo` as CI runs it: no terminal, a private local stack in a temporary data
 //! folder on shifted ports, a short `--duration`. It must bring the stack up, print the
 //! TUI's summary lines while the load runs, then the load's report with every accepted
-//! event stored, and exit 0; run again, it uses the stack that is up.
+//! event stored, and exit 0; run again, it uses the stack that is up; and on a terminal
+//! (tmux), quitting the TUI checks what was accepted until then.
 //!
 //! Needs PostgreSQL's server binaries (initdb, pg_ctl; `apt-get install postgresql-15`).
 //! The service binaries are built into the same target folder as `ptrack` first, as in
 //! `stack_local.rs`.
 
-use std::{net::TcpListener, path::PathBuf, process::Output};
+use std::{net::TcpListener, path::PathBuf, process::Output, time::Duration};
 
 mod common;
 
@@ -78,8 +79,8 @@ fn verified(stdout: &str) -> Option<[u64; 4]> {
     numbers.try_into().ok()
 }
 
-#[test]
-fn demo_without_a_terminal_brings_the_stack_up_shows_the_pipeline_and_loses_nothing() {
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_without_a_terminal_brings_the_stack_up_shows_the_pipeline_and_loses_nothing() {
     common::build_services();
     let data = Data::new();
     let offset = free_port_offset();
@@ -143,4 +144,34 @@ fn demo_without_a_terminal_brings_the_stack_up_shows_the_pipeline_and_loses_noth
         verified(&String::from_utf8_lossy(&again.stdout)).expect("a verify line");
     assert!(accepted > 0);
     assert_eq!((stored, lost), (accepted, 0));
+
+    // On a terminal: the TUI until q, then every event accepted until then is looked for
+    // and the report printed; the exit status is 0.
+    let shell = format!(
+        "env -u DATABASE_URL -u PTRACK_RUNTIME -u NO_COLOR PTRACK_DATA_DIR='{}' '{}' demo; \
+         echo \"demo exited $?\"; sleep 600",
+        data.path.display(),
+        env!("CARGO_BIN_EXE_ptrack"),
+    );
+    let tmux = common::tmux::Tmux::start(&shell);
+    tmux.wait_for(Duration::from_secs(60), "the TUI draws", |screen| {
+        screen.contains("Consumer lag") && screen.contains("accepted")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    tmux.send_keys("q");
+    let screen = tmux
+        .wait_for(Duration::from_secs(90), "the demo exits", |screen| {
+            screen.contains("demo exited")
+        })
+        .await;
+    assert!(screen.contains("demo exited 0"), "{screen}");
+    assert!(
+        screen.contains("INTERRUPTED"),
+        "quit before its end: {screen}"
+    );
+    let [accepted, stored, lost, duplicated] =
+        verified(&screen).expect("the verify line after quitting");
+    assert!(accepted > 0, "{screen}");
+    assert_eq!((stored, lost, duplicated), (accepted, 0, 0), "{screen}");
 }

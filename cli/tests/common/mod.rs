@@ -1,7 +1,7 @@
 //! What the cli's integration tests share: running `ptrack` as a user would, the real
 //! pipeline in-process ([`pipeline`]), a collector stand-in that records what
-//! `ptrack load` sends ([`recording`]), and the checks every runtime's stack must pass
-//! ([`stack`]).
+//! `ptrack load` sends ([`recording`]), the checks every runtime's stack must pass
+//! ([`stack`]), and a terminal to draw on ([`tmux`]).
 
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
@@ -9,6 +9,7 @@
 pub mod pipeline;
 pub mod recording;
 pub mod stack;
+pub mod tmux;
 
 use std::{
     collections::BTreeSet,
