@@ -7,10 +7,17 @@
 //! - [`TestPostgres`]: a private PostgreSQL server, for the tests that restart it.
 //! - [`fresh_topic`]: a new topic with a unique name.
 //! - [`tracker_event`] / [`tracker_batch`]: the original browser tracker's payload.
+//! - [`get`] / [`until_status`] / [`scrape`]: a running service's probes and `/metrics`.
+//!
+//! Layout: `binary` runs a service's binary as an operator does ([`run_binary`],
+//! [`spawn_binary`], [`assert_version`]); the rest is here.
+
+mod binary;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result, bail};
+pub use binary::{Running, assert_version, run_binary, spawn_binary};
 use ptrack_broker::EmbeddedBroker;
 pub use ptrack_broker::free_port;
 use rdkafka::ClientConfig;
@@ -368,13 +375,33 @@ where
     }
 }
 
-/// One scrape of a service's `/metrics`, parsed by a real OpenMetrics parser.
-pub struct Scrape(
-    openmetrics_parser::MetricsExposition<
+/// `GET url`: the status and the body as text, or `None` while nothing answers there (a
+/// service still starting, or stopped), so that it can be polled with [`eventually`].
+pub async fn get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(url).await.ok()?;
+    Some((response.status().as_u16(), response.text().await.ok()?))
+}
+
+/// Polls `GET url` until it answers `status` (a probe turning ready, or failing), and
+/// returns that answer's body; fails after `timeout`. Nothing answering counts as not yet.
+pub async fn until_status(url: &str, status: u16, timeout: Duration) -> Result<String> {
+    let what = format!("GET {url} to answer {status}");
+    eventually(timeout, &what, || async {
+        let (code, body) = get(url).await?;
+        (code == status).then_some(body)
+    })
+    .await
+}
+
+/// One scrape of a service's `/metrics`, parsed by a real OpenMetrics parser. It displays
+/// as the text served, for failure messages.
+pub struct Scrape {
+    parsed: openmetrics_parser::MetricsExposition<
         openmetrics_parser::OpenMetricsType,
         openmetrics_parser::OpenMetricsValue,
     >,
-);
+    text: String,
+}
 
 /// `GET url` (a `/metrics`): fails unless it answers 200 with the OpenMetrics content
 /// type and a body that parses as OpenMetrics text (`# EOF` and all).
@@ -398,13 +425,19 @@ pub async fn scrape(url: &str) -> Result<Scrape> {
     let text = response.text().await?;
     let parsed = openmetrics_parser::openmetrics::parse_openmetrics(&text)
         .map_err(|err| anyhow::anyhow!("{url} is not OpenMetrics text ({err:?}):\n{text}"))?;
-    Ok(Scrape(parsed))
+    Ok(Scrape { parsed, text })
+}
+
+impl std::fmt::Display for Scrape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 impl Scrape {
     /// The family's type (`Counter`, `Gauge`, `Histogram`...), when it is there.
     pub fn kind(&self, family: &str) -> Option<String> {
-        self.0
+        self.parsed
             .families
             .get(family)
             .map(|f| format!("{:?}", f.family_type))
@@ -414,7 +447,7 @@ impl Scrape {
     /// gauge's value, a histogram's count).
     pub fn samples(&self, family: &str) -> Vec<(std::collections::BTreeMap<String, String>, f64)> {
         use openmetrics_parser::OpenMetricsValue as V;
-        let Some(family) = self.0.families.get(family) else {
+        let Some(family) = self.parsed.families.get(family) else {
             return Vec::new();
         };
         family
@@ -444,9 +477,36 @@ impl Scrape {
             .collect()
     }
 
+    /// The sum of the values of the family's samples that carry every `(name, value)` of
+    /// `labels` (all its samples when `labels` is empty): a counter's total, or how many
+    /// observations a histogram counted, over the labels a test does not look at.
+    pub fn value(&self, family: &str, labels: &[(&str, &str)]) -> f64 {
+        self.samples(family)
+            .iter()
+            .filter(|(have, _)| {
+                labels
+                    .iter()
+                    .all(|(name, value)| have.get(*name).map(String::as_str) == Some(*value))
+            })
+            // Not `sum()`: that gives -0.0 for no sample, which reads oddly in a failure.
+            .fold(0.0, |total, (_, value)| total + value)
+    }
+
+    /// Checks that the family is there with the type `kind` (`"Counter"`, `"Gauge"`,
+    /// `"Histogram"`...): what a dashboard's query relies on. A failure lists the families
+    /// that are there.
+    pub fn assert_kind(&self, family: &str, kind: &str) {
+        assert_eq!(
+            self.kind(family).as_deref(),
+            Some(kind),
+            "{family} in {:?}",
+            self.names()
+        );
+    }
+
     /// The family names, for a failure message.
     pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.0.families.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = self.parsed.families.keys().map(String::as_str).collect();
         names.sort_unstable();
         names
     }
