@@ -5,11 +5,10 @@ use std::{io::Write, time::Duration};
 
 use flate2::{Compression, write::GzEncoder};
 use ptrack_collector::Config;
-use ptrack_test_support::{TestBroker, event_ids, fresh_topic, tracker_batch, tracker_event};
-use rdkafka::{
-    Message,
-    consumer::{Consumer, StreamConsumer},
+use ptrack_test_support::{
+    TestBroker, event_ids, fresh_topic, read_messages, tracker_batch, tracker_event,
 };
+use rdkafka::Message;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -40,30 +39,28 @@ impl Collector {
     }
 }
 
-/// Reads `n` messages from the topic (from the beginning), or fails after 20 s.
+/// Reads `n` messages from the topic (from the beginning), or fails after 20 s without
+/// one: each as its key and JSON payload.
 async fn consume(broker: &TestBroker, topic: &str, n: usize) -> Vec<(Option<String>, Value)> {
-    let consumer: StreamConsumer = broker
-        .client_config()
-        .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    let mut out = Vec::new();
-    while out.len() < n {
-        let message = tokio::time::timeout(Duration::from_secs(20), consumer.recv())
-            .await
-            .expect("messages arrive on the topic")
-            .unwrap();
-        let key = message
-            .key()
-            .map(|k| String::from_utf8_lossy(k).into_owned());
-        out.push((
-            key,
-            serde_json::from_slice(message.payload().unwrap()).unwrap(),
-        ));
-    }
-    out
+    let consumer = broker.consumer(topic).unwrap();
+    let messages = read_messages(
+        &consumer,
+        n,
+        Duration::from_secs(20),
+        "messages on the topic",
+    )
+    .await
+    .unwrap();
+    messages
+        .iter()
+        .map(|message| {
+            let key = message
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned());
+            let payload = serde_json::from_slice(message.payload().unwrap()).unwrap();
+            (key, payload)
+        })
+        .collect()
 }
 
 async fn setup() -> (TestBroker, String, Collector, reqwest::Client) {
@@ -417,27 +414,13 @@ async fn post_status(http: &reqwest::Client, request: reqwest::RequestBuilder) -
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Whether any message beyond the first `n` arrives within two seconds.
+/// Whether any message beyond the first `n` arrives within two seconds: to show that
+/// nothing refused (or produced twice) reached the topic.
 async fn more_than(broker: &TestBroker, topic: &str, n: usize) -> bool {
-    let consumer: StreamConsumer = broker
-        .client_config()
-        .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    let mut seen = 0;
-    while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(2), async {
-        Some(consumer.recv().await)
-    })
-    .await
-    {
-        seen += 1;
-        if seen > n {
-            return true;
-        }
-    }
-    false
+    let consumer = broker.consumer(topic).unwrap();
+    read_messages(&consumer, n + 1, Duration::from_secs(2), "one message more")
+        .await
+        .is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread")]

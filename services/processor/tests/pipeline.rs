@@ -9,12 +9,11 @@ use std::{
 };
 
 use ptrack_test_support::{
-    TestBroker, TestDatabase, TestPostgres, event_ids, eventually, fresh_topic, scrape,
-    tracker_batch, tracker_event,
+    TestBroker, TestDatabase, TestPostgres, event_ids, eventually, fresh_topic, read_messages,
+    scrape, tracker_batch, tracker_event,
 };
 use rdkafka::{
     Message,
-    consumer::{Consumer, StreamConsumer},
     message::Headers,
     producer::{FutureProducer, FutureRecord},
 };
@@ -329,21 +328,19 @@ async fn garbage_goes_to_the_dead_letter_topic_and_the_next_valid_event_is_store
     wait_stored(&db.pool, &[good_id], &processor).await;
     assert_eq!(db.count().await.unwrap(), 1);
 
-    let consumer: StreamConsumer = broker
-        .client_config()
-        .set("group.id", format!("dlq-check-{}", Uuid::new_v4()))
-        .set("auto.offset.reset", "earliest")
-        .create()
+    let consumer = broker
+        .consumer(&ptrack_common::kafka::dlq_topic(&topic))
         .unwrap();
-    consumer
-        .subscribe(&[&ptrack_common::kafka::dlq_topic(&topic)])
-        .unwrap();
-    let mut dead = Vec::new();
-    while dead.len() < 2 {
-        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
-            .await
-            .expect("two messages on the dead-letter topic")
-            .unwrap();
+    let dead: Vec<(Vec<u8>, String)> = read_messages(
+        &consumer,
+        2,
+        Duration::from_secs(30),
+        "two messages on the dead-letter topic",
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|message| {
         let reason = message
             .headers()
             .and_then(|h| {
@@ -353,8 +350,9 @@ async fn garbage_goes_to_the_dead_letter_topic_and_the_next_valid_event_is_store
             })
             .map(|v| String::from_utf8_lossy(&v).into_owned())
             .unwrap_or_default();
-        dead.push((message.payload().unwrap().to_vec(), reason));
-    }
+        (message.payload().unwrap().to_vec(), reason)
+    })
+    .collect();
     assert_eq!(dead[0].0, garbage, "the original bytes are kept");
     assert!(dead[0].1.contains("not an event message"), "{}", dead[0].1);
     assert_eq!(dead[1].0, wrong_event.as_bytes());

@@ -5,7 +5,8 @@
 //! - [`TestBroker`]: an embedded tansu broker on its own port and SQLite file, which a
 //!   test can stop and start again to play an outage.
 //! - [`TestPostgres`]: a private PostgreSQL server, for the tests that restart it.
-//! - [`fresh_topic`]: a new topic with a unique name.
+//! - [`fresh_topic`]: a new topic with a unique name; [`TestBroker::consumer`] and
+//!   [`read_messages`] read it back.
 //! - [`tracker_event`] / [`tracker_batch`]: the original browser tracker's payload.
 //! - [`get`] / [`until_status`] / [`scrape`]: a running service's probes and `/metrics`.
 //!
@@ -20,7 +21,11 @@ use anyhow::{Context, Result, bail};
 pub use binary::{Running, assert_version, run_binary, spawn_binary};
 use ptrack_broker::EmbeddedBroker;
 pub use ptrack_broker::free_port;
-use rdkafka::ClientConfig;
+use rdkafka::{
+    ClientConfig,
+    consumer::{Consumer, StreamConsumer},
+    message::OwnedMessage,
+};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 use uuid::Uuid;
@@ -306,6 +311,42 @@ impl TestBroker {
             .set("log_level", "3");
         config
     }
+
+    /// A consumer of `topic` in a group of its own, reading from the earliest offset: it
+    /// sees every message on the topic, whatever the service's own consumers committed.
+    pub fn consumer(&self, topic: &str) -> Result<StreamConsumer> {
+        let consumer: StreamConsumer = self
+            .client_config()
+            .set("group.id", format!("check-{}", Uuid::new_v4()))
+            .set("auto.offset.reset", "earliest")
+            .create()?;
+        consumer.subscribe(&[topic])?;
+        Ok(consumer)
+    }
+}
+
+/// The next `n` messages `consumer` reads, each within `timeout` of the one before, or an
+/// error naming `what` was awaited: a message that never comes fails the test instead of
+/// hanging it.
+pub async fn read_messages(
+    consumer: &StreamConsumer,
+    n: usize,
+    timeout: Duration,
+    what: &str,
+) -> Result<Vec<OwnedMessage>> {
+    let mut messages = Vec::with_capacity(n);
+    while messages.len() < n {
+        let got = messages.len();
+        match tokio::time::timeout(timeout, consumer.recv()).await {
+            Ok(message) => messages.push(
+                message
+                    .with_context(|| format!("reading {what} ({got} of {n} read)"))?
+                    .detach(),
+            ),
+            Err(_) => bail!("timed out after {timeout:?} waiting for {what} ({got} of {n} read)"),
+        }
+    }
+    Ok(messages)
 }
 
 /// Creates a topic with a name no other test uses (and its dead-letter topic).
