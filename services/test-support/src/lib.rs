@@ -7,7 +7,9 @@
 //! - [`TestPostgres`]: a private PostgreSQL server, for the tests that restart it.
 //! - [`fresh_topic`]: a new topic with a unique name; [`TestBroker::consumer`] and
 //!   [`read_messages`] read it back.
-//! - [`tracker_event`] / [`tracker_batch`]: the original browser tracker's payload.
+//! - [`tracker_event`] / [`tracker_batch`]: the original browser tracker's payload;
+//!   [`tracker_event_raw`] / [`tracker_batch_raw`] / [`post_json_text`] for the JSON text
+//!   a `Value` cannot hold; [`answer`] and [`rejections`] read what comes back.
 //! - [`get`] / [`until_status`] / [`scrape`]: a running service's probes and `/metrics`.
 //!
 //! Layout: `binary` runs a service's binary as an operator does ([`run_binary`],
@@ -383,6 +385,67 @@ pub fn tracker_batch(n: usize) -> Value {
         .map(|i| tracker_event("CLICK", &format!("Button{i}")))
         .collect();
     json!({"events": events, "appName": "shop", "appVersion": "1.4.2"})
+}
+
+/// One CLICK event as JSON text with `field` set to `raw`, spliced in as is: what a
+/// browser can send but a `Value` cannot hold (`1e400`, a lone surrogate `"\ud800"`,
+/// nesting deeper than serde_json reads), to test what the collector refuses.
+pub fn tracker_event_raw(field: &str, raw: &str) -> String {
+    let mut event = tracker_event("CLICK", "Bad");
+    event[field] = json!("@@");
+    event.to_string().replace(r#""@@""#, raw)
+}
+
+/// A `POST /track` body as JSON text, around events given as JSON text (from
+/// [`tracker_event_raw`], or `Value::to_string`), with [`tracker_batch`]'s app fields.
+pub fn tracker_batch_raw(events: &[String]) -> String {
+    format!(
+        r#"{{"events": [{}], "appName": "shop", "appVersion": "1.4.2"}}"#,
+        events.join(",")
+    )
+}
+
+/// Sends `request` and reads the answer as a test checks it: the status, and the body as
+/// JSON (`null` when it is not JSON, which any check of a field then reports). Panics when
+/// the request cannot be sent.
+pub async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("sending the request: {err}"));
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST url` with `body` sent byte for byte as `application/json`, read by [`answer`]:
+/// for the bodies of [`tracker_batch_raw`], which `RequestBuilder::json` (it takes a
+/// `Value`) cannot send.
+pub async fn post_json_text(
+    http: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: String,
+) -> (u16, Value) {
+    answer(
+        http.post(url)
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await
+}
+
+/// The `rejected` list of a `POST /track` answer as `(index, reason)` pairs, in the
+/// order given. Panics when `answer` has no such list: the answer's shape is a contract.
+pub fn rejections(answer: &Value) -> Vec<(u64, String)> {
+    let Some(rejected) = answer["rejected"].as_array() else {
+        panic!("not a /track answer: {answer}");
+    };
+    rejected
+        .iter()
+        .map(|r| match (r["index"].as_u64(), r["reason"].as_str()) {
+            (Some(index), Some(reason)) => (index, reason.to_owned()),
+            _ => panic!("a rejection without its index and reason: {answer}"),
+        })
+        .collect()
 }
 
 /// The event ids of a batch body.
