@@ -12,8 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ptrack_test_support::{eventually, tracker_batch, tracker_event};
-use serde_json::{Value, json};
+use ptrack_test_support::{
+    eventually, post_json_text, rejections, tracker_batch, tracker_batch_raw, tracker_event,
+    tracker_event_raw,
+};
+use serde_json::Value;
 use uuid::Uuid;
 
 mod common;
@@ -51,49 +54,30 @@ async fn input_that_could_not_be_stored_or_read_back_is_refused_and_every_page_i
     let goods: Vec<Value> = (0..3)
         .map(|i| tracker_event("CLICK", &format!("Good{i}")))
         .collect();
-    let with = |field: &str, raw: &str| {
-        let mut event = tracker_event("CLICK", "Bad");
-        event[field] = json!("@@");
-        event.to_string().replace(r#""@@""#, raw)
-    };
     let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
     let mut events: Vec<String> = vec![
-        with("user_metadata", r#"{"n": 1e400}"#),
-        with("user_metadata", r#"{"n": 1e-400}"#),
-        with("extra", &deep),
-        with("user_metadata", r#"{"s": "\u0000"}"#),
-        with("page_path", r#""/a\u0000b""#),
-        with("user_metadata", r#"{"s": "\ud800"}"#),
-        with("page_title", r#""\udfff""#),
+        tracker_event_raw("user_metadata", r#"{"n": 1e400}"#),
+        tracker_event_raw("user_metadata", r#"{"n": 1e-400}"#),
+        tracker_event_raw("extra", &deep),
+        tracker_event_raw("user_metadata", r#"{"s": "\u0000"}"#),
+        tracker_event_raw("page_path", r#""/a\u0000b""#),
+        tracker_event_raw("user_metadata", r#"{"s": "\ud800"}"#),
+        tracker_event_raw("page_title", r#""\udfff""#),
     ];
     let bad = events.len();
     events.extend(goods.iter().map(Value::to_string));
     events.push(goods[0].to_string());
-    let body = format!(r#"{{"events": [{}], "appName": "shop"}}"#, events.join(","));
-    let response = http
-        .post(pipeline.track_url())
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let answer: Value = response.json().await.unwrap();
+    let (status, answer) =
+        post_json_text(&http, pipeline.track_url(), tracker_batch_raw(&events)).await;
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["accepted"], 3, "{answer}");
-    let rejected: Vec<u64> = answer["rejected"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["index"].as_u64().unwrap())
-        .collect();
+    let rejected = rejections(&answer);
+    let indices: Vec<u64> = rejected.iter().map(|(index, _)| *index).collect();
     let mut expected: Vec<u64> = (0..bad as u64).collect();
     expected.push(events.len() as u64 - 1);
-    assert_eq!(rejected, expected, "{answer}");
+    assert_eq!(indices, expected, "{answer}");
     assert!(
-        answer["rejected"][bad]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("duplicate event_id in batch"),
+        rejected[bad].1.contains("duplicate event_id in batch"),
         "{answer}"
     );
 
@@ -101,14 +85,8 @@ async fn input_that_could_not_be_stored_or_read_back_is_refused_and_every_page_i
     let batch = tracker_batch(2)
         .to_string()
         .replace(r#""appName":"shop""#, r#""appName":"\ud800""#);
-    let response = http
-        .post(pipeline.track_url())
-        .header("content-type", "application/json")
-        .body(batch)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
+    let (status, answer) = post_json_text(&http, pipeline.track_url(), batch).await;
+    assert_eq!(status, 400, "{answer}");
 
     eventually(
         Duration::from_secs(30),

@@ -1,30 +1,15 @@
 //! The collector as an operator meets it: `--help` and `--version`, flags and environment
 //! as one config, the probes, and `/metrics` read by a real OpenMetrics parser.
 
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use ptrack_collector::Config;
-use ptrack_test_support::{TestBroker, eventually, fresh_topic, scrape, tracker_batch};
+use ptrack_test_support::{
+    TestBroker, assert_version, eventually, fresh_topic, get, run_binary, scrape, spawn_binary,
+    tracker_batch, until_status,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ptrack-collector");
-
-/// Runs the binary with only `env` in its environment: exit code, stdout, stderr.
-fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let output = Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 /// The help entry of `flag`: from its line to the next flag's.
 fn entry<'a>(help: &'a str, flag: &str) -> &'a str {
@@ -38,7 +23,7 @@ fn entry<'a>(help: &'a str, flag: &str) -> &'a str {
 
 #[test]
 fn help_lists_every_variable_with_its_default_and_version_prints_the_version() {
-    let (code, help, _) = run(&["--help"], &[]);
+    let (code, help, _) = run_binary(BIN, &["--help"], &[]);
     assert_eq!(code, Some(0));
     for (flag, var, default) in [
         ("--collector-addr", "COLLECTOR_ADDR", "127.0.0.1:8000"),
@@ -74,11 +59,9 @@ fn help_lists_every_variable_with_its_default_and_version_prints_the_version() {
         "{help}"
     );
 
-    let (code, version, _) = run(&["--version"], &[]);
-    assert_eq!(code, Some(0));
-    assert_eq!(
-        version.trim(),
-        format!("ptrack-collector {}", env!("CARGO_PKG_VERSION"))
+    assert_version(
+        BIN,
+        &format!("ptrack-collector {}", env!("CARGO_PKG_VERSION")),
     );
 }
 
@@ -101,47 +84,19 @@ fn a_bad_value_stops_it_with_a_message_that_names_the_variable_flag_or_environme
         ),
         ("KAFKA_IDEMPOTENCE", "--kafka-idempotence", "maybe", "true"),
     ] {
-        let (code, _, from_env) = run(&[], &[(var, value)]);
+        let (code, _, from_env) = run_binary(BIN, &[], &[(var, value)]);
         assert_eq!(code, Some(2), "{var}={value}: {from_env}");
         assert!(
             from_env.contains(var) && from_env.contains(expected),
             "{var}={value}: {from_env}"
         );
-        let (code, _, from_flag) = run(&[flag, value], &[]);
+        let (code, _, from_flag) = run_binary(BIN, &[flag, value], &[]);
         assert_eq!(code, Some(2), "{flag} {value}: {from_flag}");
         assert!(
             from_flag.contains(var) && from_flag.contains(expected),
             "{flag} {value}: {from_flag}"
         );
     }
-}
-
-/// Starts the binary; kills it on drop.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
-    Running(
-        Command::new(BIN)
-            .args(args)
-            .env_clear()
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-async fn status(url: &str) -> Option<(u16, String)> {
-    let response = reqwest::get(url).await.ok()?;
-    Some((response.status().as_u16(), response.text().await.ok()?))
 }
 
 #[tokio::test]
@@ -151,7 +106,8 @@ async fn flags_and_environment_are_two_spellings_of_one_setting_and_the_flag_win
     let by_env = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
     let by_flag = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
     // A variable set to nothing counts as unset (compose files write `KAFKA_DEBUG=`).
-    let _env = spawn(
+    let _env = spawn_binary(
+        BIN,
         &[],
         &[
             ("COLLECTOR_ADDR", &by_env),
@@ -161,27 +117,28 @@ async fn flags_and_environment_are_two_spellings_of_one_setting_and_the_flag_win
         ],
     );
     let other = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
-    let _flag = spawn(
+    let _flag = spawn_binary(
+        BIN,
         &["--collector-addr", &by_flag, "--kafka-brokers", &nowhere],
         &[("COLLECTOR_ADDR", &other), ("KAFKA_BROKERS", &nowhere)],
     );
     for addr in [&by_env, &by_flag] {
         let (code, _) = eventually(Duration::from_secs(20), "the collector listens", || async {
-            status(&format!("http://{addr}/livez")).await
+            get(&format!("http://{addr}/livez")).await
         })
         .await
         .unwrap();
         assert_eq!(code, 200, "/livez on {addr}");
         // The broker is unreachable: not ready, and the reason says so.
-        let (code, body) = status(&format!("http://{addr}/readyz")).await.unwrap();
+        let (code, body) = get(&format!("http://{addr}/readyz")).await.unwrap();
         assert_eq!(code, 503, "{body}");
         assert!(body.contains("broker"), "{body}");
         // /health is what it always was: the collector serves.
-        let (code, _) = status(&format!("http://{addr}/health")).await.unwrap();
+        let (code, _) = get(&format!("http://{addr}/health")).await.unwrap();
         assert_eq!(code, 200);
     }
     assert!(
-        status(&format!("http://{other}/livez")).await.is_none(),
+        get(&format!("http://{other}/livez")).await.is_none(),
         "the variable won over the flag"
     );
 }
@@ -200,21 +157,9 @@ async fn metrics_are_openmetrics_with_a_request_duration_histogram_by_route() {
     ));
     let _stop = stop.drop_guard();
     let client = reqwest::Client::new();
-    eventually(
-        Duration::from_secs(30),
-        "the collector is ready",
-        || async {
-            let code = client
-                .get(format!("{url}/readyz"))
-                .send()
-                .await
-                .ok()?
-                .status();
-            (code == 200).then_some(())
-        },
-    )
-    .await
-    .unwrap();
+    until_status(&format!("{url}/readyz"), 200, Duration::from_secs(30))
+        .await
+        .unwrap();
     let answer = client
         .post(format!("{url}/track"))
         .json(&tracker_batch(2))
@@ -231,23 +176,10 @@ async fn metrics_are_openmetrics_with_a_request_duration_histogram_by_route() {
 
     let metrics = scrape(&format!("{url}/metrics")).await.unwrap();
     let name = "ptrack_collector_http_request_duration_seconds";
-    assert_eq!(
-        metrics.kind(name).as_deref(),
-        Some("Histogram"),
-        "{:?}",
-        metrics.names()
-    );
+    metrics.assert_kind(name, "Histogram");
     let samples = metrics.samples(name);
-    let count = |route: &str, status: &str| {
-        samples
-            .iter()
-            .filter(|(labels, _)| {
-                labels.get("route").map(String::as_str) == Some(route)
-                    && labels.get("status").map(String::as_str) == Some(status)
-            })
-            .map(|(_, count)| *count)
-            .sum::<f64>()
-    };
+    let count =
+        |route: &str, status: &str| metrics.value(name, &[("route", route), ("status", status)]);
     assert_eq!(count("/track", "200"), 1.0, "{samples:?}");
     assert!(count("/readyz", "200") >= 1.0, "{samples:?}");
     // A path that matches no route is not a label value of its own.
@@ -258,10 +190,7 @@ async fn metrics_are_openmetrics_with_a_request_duration_histogram_by_route() {
             .all(|(labels, _)| labels.get("route").map(String::as_str) != Some("/no/such/page")),
         "{samples:?}"
     );
-    assert_eq!(
-        metrics.kind("ptrack_collector_events_accepted").as_deref(),
-        Some("Counter")
-    );
+    metrics.assert_kind("ptrack_collector_events_accepted", "Counter");
     assert_eq!(
         metrics.samples("ptrack_collector_events_accepted")[0].1,
         2.0
@@ -274,12 +203,13 @@ async fn its_http_limits_are_settings_too_a_slow_client_is_cut_off() {
 
     let nowhere = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
     let addr = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
-    let _collector = spawn(
+    let _collector = spawn_binary(
+        BIN,
         &["--http-header-timeout-ms", "500"],
         &[("COLLECTOR_ADDR", &addr), ("KAFKA_BROKERS", &nowhere)],
     );
     eventually(Duration::from_secs(20), "the collector listens", || async {
-        status(&format!("http://{addr}/livez")).await
+        get(&format!("http://{addr}/livez")).await
     })
     .await
     .unwrap();
@@ -289,7 +219,7 @@ async fn its_http_limits_are_settings_too_a_slow_client_is_cut_off() {
         .unwrap();
     let started = std::time::Instant::now();
     // Served meanwhile.
-    let (code, _) = status(&format!("http://{addr}/livez")).await.unwrap();
+    let (code, _) = get(&format!("http://{addr}/livez")).await.unwrap();
     assert_eq!(code, 200);
     let mut rest = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut rest))

@@ -1,32 +1,19 @@
 //! The events API as an operator meets it: `--help`, `--version`, a database outage that
 //! fails readiness and not liveness, and `/metrics` read by a real OpenMetrics parser.
 
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
-use ptrack_test_support::{TestDatabase, TestPostgres, eventually, scrape};
+use ptrack_test_support::{
+    Running, TestDatabase, TestPostgres, assert_version, get, run_binary, scrape, spawn_binary,
+    until_status,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ptrack-events-api");
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let output = Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn help_and_version() {
-    let (code, help, _) = run(
+    let (code, help, _) = run_binary(
+        BIN,
         &["--help"],
         &[("DATABASE_URL", "postgres://u:hunter2@db/x")],
     );
@@ -45,13 +32,11 @@ fn help_and_version() {
         !help.contains("hunter2") && !help.contains("ptrack:ptrack@"),
         "{help}"
     );
-    let (code, version, _) = run(&["-V"], &[]);
-    assert_eq!(code, Some(0));
-    assert_eq!(
-        version.trim(),
-        format!("ptrack-events-api {}", env!("CARGO_PKG_VERSION"))
+    assert_version(
+        BIN,
+        &format!("ptrack-events-api {}", env!("CARGO_PKG_VERSION")),
     );
-    let (code, _, err) = run(&[], &[("EVENTS_API_ADDR", "8001")]);
+    let (code, _, err) = run_binary(BIN, &[], &[("EVENTS_API_ADDR", "8001")]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("EVENTS_API_ADDR") && err.contains("HOST:PORT"),
@@ -59,49 +44,26 @@ fn help_and_version() {
     );
 }
 
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(addr: &str, database_url: &str) -> Running {
-    Running(
-        Command::new(BIN)
-            .env_clear()
-            .env("EVENTS_API_ADDR", addr)
-            .env("DATABASE_URL", database_url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-async fn get(url: &str) -> Option<(u16, String)> {
-    let response = reqwest::get(url).await.ok()?;
-    Some((response.status().as_u16(), response.text().await.ok()?))
+/// Starts the binary on a free port against `database_url`, and waits until it is ready:
+/// its base URL, and the process (killed on drop).
+async fn start(database_url: &str) -> (String, Running) {
+    let addr = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
+    let api = spawn_binary(
+        BIN,
+        &[],
+        &[("EVENTS_API_ADDR", &addr), ("DATABASE_URL", database_url)],
+    );
+    let base = format!("http://{addr}");
+    until_status(&format!("{base}/readyz"), 200, Duration::from_secs(20))
+        .await
+        .unwrap();
+    (base, api)
 }
 
 #[tokio::test]
 async fn a_database_outage_fails_readiness_not_liveness() {
     let postgres = TestPostgres::start().await.unwrap();
-    let addr = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
-    let _api = spawn(&addr, &postgres.url());
-    let base = format!("http://{addr}");
-    eventually(
-        Duration::from_secs(20),
-        "the events API is ready",
-        || async {
-            let (code, _) = get(&format!("{base}/readyz")).await?;
-            (code == 200).then_some(())
-        },
-    )
-    .await
-    .unwrap();
+    let (base, _api) = start(&postgres.url()).await;
 
     postgres.stop().unwrap();
     let (code, body) = get(&format!("{base}/readyz")).await.unwrap();
@@ -117,30 +79,15 @@ async fn a_database_outage_fails_readiness_not_liveness() {
     assert_eq!(code, 503);
 
     postgres.start_again().unwrap();
-    eventually(Duration::from_secs(20), "/readyz recovers", || async {
-        let (code, _) = get(&format!("{base}/readyz")).await?;
-        (code == 200).then_some(())
-    })
-    .await
-    .unwrap();
+    until_status(&format!("{base}/readyz"), 200, Duration::from_secs(20))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn metrics_are_openmetrics_with_a_request_duration_histogram_by_route_template() {
     let db = TestDatabase::new().await.unwrap();
-    let addr = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
-    let _api = spawn(&addr, &db.url);
-    let base = format!("http://{addr}");
-    eventually(
-        Duration::from_secs(20),
-        "the events API is ready",
-        || async {
-            let (code, _) = get(&format!("{base}/readyz")).await?;
-            (code == 200).then_some(())
-        },
-    )
-    .await
-    .unwrap();
+    let (base, _api) = start(&db.url).await;
     for _ in 0..2 {
         let id = uuid::Uuid::new_v4();
         let (code, body) = get(&format!("{base}/events/{id}")).await.unwrap();
@@ -151,23 +98,13 @@ async fn metrics_are_openmetrics_with_a_request_duration_histogram_by_route_temp
 
     let metrics = scrape(&format!("{base}/metrics")).await.unwrap();
     let name = "ptrack_events_api_http_request_duration_seconds";
-    assert_eq!(
-        metrics.kind(name).as_deref(),
-        Some("Histogram"),
-        "{:?}",
-        metrics.names()
-    );
+    metrics.assert_kind(name, "Histogram");
     let samples = metrics.samples(name);
     let count = |route: &str, status: &str| {
-        samples
-            .iter()
-            .filter(|(l, _)| {
-                l.get("route").map(String::as_str) == Some(route)
-                    && l.get("status").map(String::as_str) == Some(status)
-                    && l.get("method").map(String::as_str) == Some("GET")
-            })
-            .map(|(_, count)| *count)
-            .sum::<f64>()
+        metrics.value(
+            name,
+            &[("route", route), ("status", status), ("method", "GET")],
+        )
     };
     // The template, never the raw path with its id.
     assert_eq!(count("/events/{event_id}", "404"), 2.0, "{samples:?}");

@@ -2,33 +2,19 @@
 //! database outage that fails readiness and not liveness, and `/metrics` read by a real
 //! OpenMetrics parser (the consumer-group lag named and labelled as kafka_exporter's).
 
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
+use std::time::Duration;
+
+use ptrack_test_support::{
+    TestBroker, TestPostgres, assert_version, eventually, fresh_topic, get, run_binary, scrape,
+    spawn_binary, until_status,
 };
 
-use ptrack_test_support::{TestBroker, TestPostgres, eventually, fresh_topic, scrape};
-
 const BIN: &str = env!("CARGO_BIN_EXE_ptrack-processor");
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let output = Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn help_lists_every_variable_and_never_a_password() {
     let secret_url = "postgres://ptrack:hunter2@db:5432/ptrack";
-    let (code, help, _) = run(&["--help"], &[("DATABASE_URL", secret_url)]);
+    let (code, help, _) = run_binary(BIN, &["--help"], &[("DATABASE_URL", secret_url)]);
     assert_eq!(code, Some(0));
     for var in [
         "PROCESSOR_ADDR",
@@ -69,38 +55,26 @@ fn help_lists_every_variable_and_never_a_password() {
     assert!(!help.contains("ptrack:ptrack@"), "{help}");
     assert!(!help.contains("hunter2"), "{help}");
 
-    let (code, version, _) = run(&["--version"], &[]);
-    assert_eq!(code, Some(0));
-    assert_eq!(
-        version.trim(),
-        format!("ptrack-processor {}", env!("CARGO_PKG_VERSION"))
+    assert_version(
+        BIN,
+        &format!("ptrack-processor {}", env!("CARGO_PKG_VERSION")),
     );
 
     // A bad URL is refused, named, and still not printed whole.
-    let (code, _, err) = run(&[], &[("DATABASE_URL", "mysql://ptrack:hunter2@db/ptrack")]);
+    let (code, _, err) = run_binary(
+        BIN,
+        &[],
+        &[("DATABASE_URL", "mysql://ptrack:hunter2@db/ptrack")],
+    );
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("DATABASE_URL") && err.contains("postgres://"),
         "{err}"
     );
     assert!(!err.contains("hunter2"), "{err}");
-    let (code, _, err) = run(&["--batch-size", "0"], &[]);
+    let (code, _, err) = run_binary(BIN, &["--batch-size", "0"], &[]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("BATCH_SIZE"), "{err}");
-}
-
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn get(url: &str) -> Option<(u16, String)> {
-    let response = reqwest::get(url).await.ok()?;
-    Some((response.status().as_u16(), response.text().await.ok()?))
 }
 
 #[tokio::test]
@@ -110,30 +84,21 @@ async fn a_database_outage_fails_readiness_not_liveness_and_metrics_parse() {
     let topic = fresh_topic(&broker, 3).await.unwrap();
     let addr = format!("127.0.0.1:{}", ptrack_test_support::free_port().unwrap());
     let group = format!("processor-{topic}");
-    let _processor = Running(
-        Command::new(BIN)
-            .env_clear()
-            .env("PROCESSOR_ADDR", &addr)
-            .env("KAFKA_BROKERS", broker.bootstrap())
-            .env("KAFKA_TOPIC", &topic)
-            .env("KAFKA_GROUP_ID", &group)
-            .env("DATABASE_URL", postgres.url())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _processor = spawn_binary(
+        BIN,
+        &[],
+        &[
+            ("PROCESSOR_ADDR", &addr),
+            ("KAFKA_BROKERS", &broker.bootstrap()),
+            ("KAFKA_TOPIC", &topic),
+            ("KAFKA_GROUP_ID", &group),
+            ("DATABASE_URL", &postgres.url()),
+        ],
     );
     let base = format!("http://{addr}");
-    eventually(
-        Duration::from_secs(60),
-        "the processor is ready",
-        || async {
-            let (code, _) = get(&format!("{base}/readyz")).await?;
-            (code == 200).then_some(())
-        },
-    )
-    .await
-    .unwrap();
+    until_status(&format!("{base}/readyz"), 200, Duration::from_secs(60))
+        .await
+        .unwrap();
 
     // The lag gauge, once the group watch has seen the partitions: one sample per
     // partition, each labelled with the topic, the group and the partition.
@@ -150,12 +115,7 @@ async fn a_database_outage_fails_readiness_not_liveness_and_metrics_parse() {
             panic!("{err}: {:?}", metrics.names());
         }
     };
-    assert_eq!(
-        metrics
-            .kind("ptrack_processor_consumergroup_lag")
-            .as_deref(),
-        Some("Gauge")
-    );
+    metrics.assert_kind("ptrack_processor_consumergroup_lag", "Gauge");
     let mut partitions: Vec<String> = samples
         .iter()
         .map(|(labels, _)| {
@@ -168,33 +128,19 @@ async fn a_database_outage_fails_readiness_not_liveness_and_metrics_parse() {
     assert_eq!(partitions, ["0", "1", "2"]);
     let sum = metrics.samples("ptrack_processor_consumergroup_lag_sum");
     assert_eq!(sum.len(), 1, "{sum:?}");
-    assert_eq!(
-        metrics
-            .kind("ptrack_processor_consumergroup_lag_sum")
-            .as_deref(),
-        Some("Gauge")
-    );
-    assert_eq!(
-        metrics.kind("ptrack_processor_rows_inserted").as_deref(),
-        Some("Counter")
-    );
-    let durations = metrics.samples("ptrack_processor_http_request_duration_seconds");
+    metrics.assert_kind("ptrack_processor_consumergroup_lag_sum", "Gauge");
+    metrics.assert_kind("ptrack_processor_rows_inserted", "Counter");
+    let durations = "ptrack_processor_http_request_duration_seconds";
     assert!(
-        durations.iter().any(|(labels, count)| {
-            labels.get("route").map(String::as_str) == Some("/readyz")
-                && labels.get("status").map(String::as_str) == Some("200")
-                && *count >= 1.0
-        }),
-        "{durations:?}"
+        metrics.value(durations, &[("route", "/readyz"), ("status", "200")]) >= 1.0,
+        "{:?}",
+        metrics.samples(durations)
     );
 
     postgres.stop().unwrap();
-    let body = eventually(Duration::from_secs(15), "/readyz fails", || async {
-        let (code, body) = get(&format!("{base}/readyz")).await?;
-        (code == 503).then_some(body)
-    })
-    .await
-    .unwrap();
+    let body = until_status(&format!("{base}/readyz"), 503, Duration::from_secs(15))
+        .await
+        .unwrap();
     assert!(body.contains("database"), "{body}");
     assert!(body.contains("PostgreSQL"), "{body}");
     // Alive all along: a restart would not bring the database back.
@@ -205,10 +151,7 @@ async fn a_database_outage_fails_readiness_not_liveness_and_metrics_parse() {
     }
 
     postgres.start_again().unwrap();
-    eventually(Duration::from_secs(30), "/readyz recovers", || async {
-        let (code, _) = get(&format!("{base}/readyz")).await?;
-        (code == 200).then_some(())
-    })
-    .await
-    .unwrap();
+    until_status(&format!("{base}/readyz"), 200, Duration::from_secs(30))
+        .await
+        .unwrap();
 }

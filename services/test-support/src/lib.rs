@@ -5,15 +5,29 @@
 //! - [`TestBroker`]: an embedded tansu broker on its own port and SQLite file, which a
 //!   test can stop and start again to play an outage.
 //! - [`TestPostgres`]: a private PostgreSQL server, for the tests that restart it.
-//! - [`fresh_topic`]: a new topic with a unique name.
-//! - [`tracker_event`] / [`tracker_batch`]: the original browser tracker's payload.
+//! - [`fresh_topic`]: a new topic with a unique name; [`TestBroker::consumer`] and
+//!   [`read_messages`] read it back.
+//! - [`tracker_event`] / [`tracker_batch`]: the original browser tracker's payload;
+//!   [`tracker_event_raw`] / [`tracker_batch_raw`] / [`post_json_text`] for the JSON text
+//!   a `Value` cannot hold; [`answer`] and [`rejections`] read what comes back.
+//! - [`get`] / [`until_status`] / [`scrape`]: a running service's probes and `/metrics`.
+//!
+//! Layout: `binary` runs a service's binary as an operator does ([`run_binary`],
+//! [`spawn_binary`], [`assert_version`]); the rest is here.
+
+mod binary;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result, bail};
+pub use binary::{Running, assert_version, run_binary, spawn_binary};
 use ptrack_broker::EmbeddedBroker;
 pub use ptrack_broker::free_port;
-use rdkafka::ClientConfig;
+use rdkafka::{
+    ClientConfig,
+    consumer::{Consumer, StreamConsumer},
+    message::OwnedMessage,
+};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 use uuid::Uuid;
@@ -299,6 +313,42 @@ impl TestBroker {
             .set("log_level", "3");
         config
     }
+
+    /// A consumer of `topic` in a group of its own, reading from the earliest offset: it
+    /// sees every message on the topic, whatever the service's own consumers committed.
+    pub fn consumer(&self, topic: &str) -> Result<StreamConsumer> {
+        let consumer: StreamConsumer = self
+            .client_config()
+            .set("group.id", format!("check-{}", Uuid::new_v4()))
+            .set("auto.offset.reset", "earliest")
+            .create()?;
+        consumer.subscribe(&[topic])?;
+        Ok(consumer)
+    }
+}
+
+/// The next `n` messages `consumer` reads, each within `timeout` of the one before, or an
+/// error naming `what` was awaited: a message that never comes fails the test instead of
+/// hanging it.
+pub async fn read_messages(
+    consumer: &StreamConsumer,
+    n: usize,
+    timeout: Duration,
+    what: &str,
+) -> Result<Vec<OwnedMessage>> {
+    let mut messages = Vec::with_capacity(n);
+    while messages.len() < n {
+        let got = messages.len();
+        match tokio::time::timeout(timeout, consumer.recv()).await {
+            Ok(message) => messages.push(
+                message
+                    .with_context(|| format!("reading {what} ({got} of {n} read)"))?
+                    .detach(),
+            ),
+            Err(_) => bail!("timed out after {timeout:?} waiting for {what} ({got} of {n} read)"),
+        }
+    }
+    Ok(messages)
 }
 
 /// Creates a topic with a name no other test uses (and its dead-letter topic).
@@ -337,6 +387,67 @@ pub fn tracker_batch(n: usize) -> Value {
     json!({"events": events, "appName": "shop", "appVersion": "1.4.2"})
 }
 
+/// One CLICK event as JSON text with `field` set to `raw`, spliced in as is: what a
+/// browser can send but a `Value` cannot hold (`1e400`, a lone surrogate `"\ud800"`,
+/// nesting deeper than serde_json reads), to test what the collector refuses.
+pub fn tracker_event_raw(field: &str, raw: &str) -> String {
+    let mut event = tracker_event("CLICK", "Bad");
+    event[field] = json!("@@");
+    event.to_string().replace(r#""@@""#, raw)
+}
+
+/// A `POST /track` body as JSON text, around events given as JSON text (from
+/// [`tracker_event_raw`], or `Value::to_string`), with [`tracker_batch`]'s app fields.
+pub fn tracker_batch_raw(events: &[String]) -> String {
+    format!(
+        r#"{{"events": [{}], "appName": "shop", "appVersion": "1.4.2"}}"#,
+        events.join(",")
+    )
+}
+
+/// Sends `request` and reads the answer as a test checks it: the status, and the body as
+/// JSON (`null` when it is not JSON, which any check of a field then reports). Panics when
+/// the request cannot be sent.
+pub async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("sending the request: {err}"));
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST url` with `body` sent byte for byte as `application/json`, read by [`answer`]:
+/// for the bodies of [`tracker_batch_raw`], which `RequestBuilder::json` (it takes a
+/// `Value`) cannot send.
+pub async fn post_json_text(
+    http: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: String,
+) -> (u16, Value) {
+    answer(
+        http.post(url)
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await
+}
+
+/// The `rejected` list of a `POST /track` answer as `(index, reason)` pairs, in the
+/// order given. Panics when `answer` has no such list: the answer's shape is a contract.
+pub fn rejections(answer: &Value) -> Vec<(u64, String)> {
+    let Some(rejected) = answer["rejected"].as_array() else {
+        panic!("not a /track answer: {answer}");
+    };
+    rejected
+        .iter()
+        .map(|r| match (r["index"].as_u64(), r["reason"].as_str()) {
+            (Some(index), Some(reason)) => (index, reason.to_owned()),
+            _ => panic!("a rejection without its index and reason: {answer}"),
+        })
+        .collect()
+}
+
 /// The event ids of a batch body.
 pub fn event_ids(batch: &Value) -> Vec<Uuid> {
     batch["events"]
@@ -368,13 +479,33 @@ where
     }
 }
 
-/// One scrape of a service's `/metrics`, parsed by a real OpenMetrics parser.
-pub struct Scrape(
-    openmetrics_parser::MetricsExposition<
+/// `GET url`: the status and the body as text, or `None` while nothing answers there (a
+/// service still starting, or stopped), so that it can be polled with [`eventually`].
+pub async fn get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(url).await.ok()?;
+    Some((response.status().as_u16(), response.text().await.ok()?))
+}
+
+/// Polls `GET url` until it answers `status` (a probe turning ready, or failing), and
+/// returns that answer's body; fails after `timeout`. Nothing answering counts as not yet.
+pub async fn until_status(url: &str, status: u16, timeout: Duration) -> Result<String> {
+    let what = format!("GET {url} to answer {status}");
+    eventually(timeout, &what, || async {
+        let (code, body) = get(url).await?;
+        (code == status).then_some(body)
+    })
+    .await
+}
+
+/// One scrape of a service's `/metrics`, parsed by a real OpenMetrics parser. It displays
+/// as the text served, for failure messages.
+pub struct Scrape {
+    parsed: openmetrics_parser::MetricsExposition<
         openmetrics_parser::OpenMetricsType,
         openmetrics_parser::OpenMetricsValue,
     >,
-);
+    text: String,
+}
 
 /// `GET url` (a `/metrics`): fails unless it answers 200 with the OpenMetrics content
 /// type and a body that parses as OpenMetrics text (`# EOF` and all).
@@ -398,13 +529,19 @@ pub async fn scrape(url: &str) -> Result<Scrape> {
     let text = response.text().await?;
     let parsed = openmetrics_parser::openmetrics::parse_openmetrics(&text)
         .map_err(|err| anyhow::anyhow!("{url} is not OpenMetrics text ({err:?}):\n{text}"))?;
-    Ok(Scrape(parsed))
+    Ok(Scrape { parsed, text })
+}
+
+impl std::fmt::Display for Scrape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 impl Scrape {
     /// The family's type (`Counter`, `Gauge`, `Histogram`...), when it is there.
     pub fn kind(&self, family: &str) -> Option<String> {
-        self.0
+        self.parsed
             .families
             .get(family)
             .map(|f| format!("{:?}", f.family_type))
@@ -414,7 +551,7 @@ impl Scrape {
     /// gauge's value, a histogram's count).
     pub fn samples(&self, family: &str) -> Vec<(std::collections::BTreeMap<String, String>, f64)> {
         use openmetrics_parser::OpenMetricsValue as V;
-        let Some(family) = self.0.families.get(family) else {
+        let Some(family) = self.parsed.families.get(family) else {
             return Vec::new();
         };
         family
@@ -444,9 +581,36 @@ impl Scrape {
             .collect()
     }
 
+    /// The sum of the values of the family's samples that carry every `(name, value)` of
+    /// `labels` (all its samples when `labels` is empty): a counter's total, or how many
+    /// observations a histogram counted, over the labels a test does not look at.
+    pub fn value(&self, family: &str, labels: &[(&str, &str)]) -> f64 {
+        self.samples(family)
+            .iter()
+            .filter(|(have, _)| {
+                labels
+                    .iter()
+                    .all(|(name, value)| have.get(*name).map(String::as_str) == Some(*value))
+            })
+            // Not `sum()`: that gives -0.0 for no sample, which reads oddly in a failure.
+            .fold(0.0, |total, (_, value)| total + value)
+    }
+
+    /// Checks that the family is there with the type `kind` (`"Counter"`, `"Gauge"`,
+    /// `"Histogram"`...): what a dashboard's query relies on. A failure lists the families
+    /// that are there.
+    pub fn assert_kind(&self, family: &str, kind: &str) {
+        assert_eq!(
+            self.kind(family).as_deref(),
+            Some(kind),
+            "{family} in {:?}",
+            self.names()
+        );
+    }
+
     /// The family names, for a failure message.
     pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.0.families.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = self.parsed.families.keys().map(String::as_str).collect();
         names.sort_unstable();
         names
     }
