@@ -107,8 +107,8 @@ pub trait Observer: Send + 'static {
 impl Observer for () {}
 
 /// Runs the load: sends on the plan until it is done or `cancel` is cancelled, then,
-/// when asked and not cancelled (or `after_stop`), verifies until done or cancelled. The report has
-/// `interrupted` set after a cancel, and `verify` filled after a whole check
+/// when asked and not cancelled (or `after_stop`), verifies until done or cancelled. The
+/// report has `interrupted` set after a cancel, and `verify` filled after a whole check
 /// (`verify.lost > 0`: events were lost).
 pub async fn run(
     config: LoadConfig,

@@ -154,9 +154,16 @@ pub fn advertised(ip: IpAddr) -> Result<IpAddr> {
         .filter(|ip| !ip.is_unspecified() && !ip.is_loopback());
     routed.ok_or_else(|| {
         anyhow::anyhow!(
-            "{ip} opens the ports on every interface, but this machine has no route out to              tell other machines an address: bind a specific address instead"
+            "{ip} opens the ports on every interface, but this machine has no route out to \
+             tell other machines an address: bind a specific address instead"
         )
     })
+}
+
+/// [`advertised`], or where this machine reaches `ip` when there is no route out: the
+/// address to hand out where failing is worse than a loopback-only answer.
+pub fn advertised_or_local(ip: IpAddr) -> IpAddr {
+    advertised(ip).unwrap_or_else(|_| reach(ip))
 }
 
 /// Every HTTP service's readiness: it works and its dependencies (broker, database)
@@ -425,8 +432,7 @@ impl Stack {
 
     /// The address browsers reach the HTTP services at: loopback unless `up --bind`.
     fn public_host(&self) -> IpAddr {
-        let bind = self.bind.services;
-        advertised(bind).unwrap_or_else(|_| reach(bind))
+        advertised_or_local(self.bind.services)
     }
 
     /// Replica names as `status` and `logs` show them: `collector`, or `processor-1`,

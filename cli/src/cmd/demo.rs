@@ -106,11 +106,12 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         AnyRuntime::Kube(_) => RuntimeKind::Kube,
     };
     let options = super::tui::stack_options(kind, endpoints.clone(), &args.data.data_dir)?;
+    let verifies = config.verify.is_some();
     eprintln!(
         "\nptrack demo: {} to {}{}; watched by `ptrack tui`{}",
         config.settings.plan,
         config.settings.target,
-        if config.verify.is_some() {
+        if verifies {
             ", then every accepted event is looked for in the table"
         } else {
             ""
@@ -146,10 +147,14 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         report = &mut load => (report, Ok(())),
         watched = watch => {
             stop.cancel();
-            eprintln!(
-                "stopping the load; then every accepted event is looked for in the table \
-                 (Ctrl-C skips)..."
-            );
+            if verifies {
+                eprintln!(
+                    "stopping the load; then every accepted event is looked for in the table \
+                     (Ctrl-C skips)..."
+                );
+            } else {
+                eprintln!("stopping the load...");
+            }
             let report = tokio::select! {
                 report = &mut load => report,
                 // The TUI caught the first Ctrl-C; a second one quits at once.

@@ -59,9 +59,10 @@ pub fn wiring(database_password: &str, credentials: Option<ServiceCredentials>) 
 /// What the broker's host listener advertises: `127.0.0.1:<host port>`, or where other
 /// machines reach it with `up --stores-bind`.
 fn broker_host_address(stack: &Stack) -> SocketAddr {
-    let bind = stack.bind.stores;
-    let host = crate::stack::advertised(bind).unwrap_or_else(|_| crate::stack::reach(bind));
-    SocketAddr::new(host, stack.host_port(ServiceName::Broker, 0))
+    SocketAddr::new(
+        crate::stack::advertised_or_local(stack.bind.stores),
+        stack.host_port(ServiceName::Broker, 0),
+    )
 }
 
 /// The named volume of a stateful service and where it is mounted.

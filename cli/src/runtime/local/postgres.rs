@@ -1,9 +1,9 @@
 //! The local runtime's private PostgreSQL: a cluster made with `initdb` under the data
 //! folder, started with `pg_ctl`, listening on 127.0.0.1 only (unless `ptrack up
-//! --stores-bind`), with the `ptrack` role and database. Logins over TCP need a password (scram-sha-256): the superuser's and the
-//! `ptrack` role's are generated at the first `up` (`runtime::credentials`). A cluster
-//! made by an older ptrack (trust logins) keeps working: the role's password is set at
-//! every start.
+//! --stores-bind`), with the `ptrack` role and database. Logins over TCP need a password
+//! (scram-sha-256): the superuser's and the `ptrack` role's are generated at the first
+//! `up` (`runtime::credentials`). A cluster made by an older ptrack (trust logins) keeps
+//! working: the role's password is set at every start.
 //!
 //! It runs with `fsync=off` unless `durable`: commits are then only in the OS's page
 //! cache, and an OS crash or power loss can lose the latest ones or corrupt the cluster.
