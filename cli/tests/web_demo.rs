@@ -636,9 +636,8 @@ async fn the_tracker_sends_its_write_key_by_fetch_and_by_beacon() {
         || {
             let metrics = metrics.clone();
             async move {
-                let text = reqwest::get(&metrics).await.ok()?.text().await.ok()?;
-                text.lines()
-                    .any(|l| l.starts_with("ptrack_collector_requests_total{status=\"401\"}"))
+                let scrape = ptrack_test_support::scrape(&metrics).await.ok()?;
+                (scrape.value("ptrack_collector_requests", &[("status", "401")]) > 0.0)
                     .then_some(())
             }
         },
